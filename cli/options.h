@@ -1,0 +1,42 @@
+/* Options shared by `spantap record` and `spantap script`: what to trace and
+ * how, parsed into script options with errors that say which value is wrong. */
+#ifndef SPANTAP_CLI_OPTIONS_H
+#define SPANTAP_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runtime/script_gen.h"
+
+#define SPANTAP_MAX_TARGETS 32
+#define SPANTAP_MAX_PIDS 64
+
+struct spantap_trace_options {
+  struct spantap_target targets[SPANTAP_MAX_TARGETS];
+  size_t ntargets;
+  pid_t pids[SPANTAP_MAX_PIDS];
+  size_t npids;
+  char **command; /* argv after "--", or NULL */
+  unsigned stack_mode, stack_depth;
+  unsigned classes, extras;
+  const char *events; /* as given, for the recording's metadata */
+  const char *runtime; /* "bpf", "kernel" or "auto" */
+  bool follow_exec;
+  double duration_s;  /* 0: until Ctrl-C or the command ends */
+  const char *output;
+  const char *save_stream;
+  bool force;
+};
+
+/* Parses ARGV (after the subcommand) into O. FOR_RECORD allows the options
+ * only `record` has. Returns 0, 1 when --help was printed, or -EINVAL after
+ * printing the reason to stderr. */
+int spantap_trace_options_parse(int argc, char **argv, bool for_record,
+                                struct spantap_trace_options *o);
+
+/* Fills SO from O for RUNTIME. */
+void spantap_trace_options_to_script(const struct spantap_trace_options *o,
+                                     enum spantap_runtime runtime, pid_t launch_pid,
+                                     struct spantap_script_opts *so);
+
+#endif

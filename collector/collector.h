@@ -1,0 +1,74 @@
+/* Collector: consumes a spantap record stream (live from a script or from a
+ * saved file), keeps the process mirror, symbolizes and interns stacks, and
+ * writes everything to the store in batches. Memory is bounded by the live
+ * processes and the distinct frames, stacks and connections seen. */
+#ifndef SPANTAP_COLLECTOR_H
+#define SPANTAP_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "collector/store.h"
+#include "collector/symbolize.h"
+#include "spantap/record_format.h"
+
+struct spantap_collector_opts {
+  bool live;              /* the processes exist now: read /proc/PID/maps for them */
+  unsigned stack_mode;    /* 0-4: which frames of each captured stack to keep */
+  unsigned stack_depth;   /* most frames kept per stack */
+  FILE *save_stream;      /* NULL, or where to copy every line (and MAP lines) */
+  unsigned batch_records; /* records per transaction (0: 20000) */
+};
+
+#define SPANTAP_MALFORMED_EXAMPLES 5
+
+struct spantap_collector_stats {
+  uint64_t lines;
+  uint64_t records[SPANTAP_REC__COUNT];
+  uint64_t malformed;
+  uint64_t lost;                /* events the runtime reported lost */
+  uint64_t processes;           /* distinct traced processes seen */
+  uint64_t frames, stacks, modules, connections;
+  uint64_t unknown_frames;      /* addresses outside any known mapping */
+  bool begin_seen, ready_seen, end_seen;
+  char runtime[16];             /* from the BEGIN record */
+  struct {
+    uint64_t line_no;
+    const char *why;
+  } malformed_examples[SPANTAP_MALFORMED_EXAMPLES];
+};
+
+struct spantap_collector;
+
+/* Creates a collector writing to STORE and symbolizing with SYM (both borrowed,
+ * they must outlive it). Returns 0 and an owned collector in *OUT (destroy
+ * with spantap_collector_destroy), or -ENOMEM. */
+int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer *sym,
+                          const struct spantap_collector_opts *opts,
+                          struct spantap_collector **out);
+void spantap_collector_destroy(struct spantap_collector *c); /* NULL is a no-op */
+
+/* Feeds LEN bytes of stream (any split: partial lines are kept until their
+ * newline; a line longer than 64 KiB is counted malformed and skipped).
+ * Returns 0, or -EIO when the store failed (ERR says why): the caller stops. */
+int spantap_collector_feed(struct spantap_collector *c, const char *buf, size_t len, char *err,
+                           size_t errlen);
+
+/* Adds LOST events reported outside the stream (runtime diagnostics); they are
+ * written to the saved stream as a LOST record. SOURCE says where. */
+int spantap_collector_add_lost(struct spantap_collector *c, uint64_t lost, const char *source,
+                               char *err, size_t errlen);
+
+/* Commits the current batch. Returns 0 or -EIO. */
+int spantap_collector_flush(struct spantap_collector *c, char *err, size_t errlen);
+
+/* Ends the stream: processes a final partial line, writes the processes still
+ * alive and the recording's counters into the store, and commits. Returns 0 or -EIO. */
+int spantap_collector_finish(struct spantap_collector *c, char *err, size_t errlen);
+
+/* The collector's counters so far. */
+const struct spantap_collector_stats *spantap_collector_stats(const struct spantap_collector *c);
+
+#endif

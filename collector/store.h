@@ -1,0 +1,66 @@
+/* SQLite store of a recording: creates the database (mode 0600, WAL), writes
+ * rows in batched transactions with statements prepared once, and closes it
+ * cleanly. The tables are documented in docs/schema.md. */
+#ifndef SPANTAP_STORE_H
+#define SPANTAP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct spantap_store;
+
+/* Creates the database at PATH. Refuses an existing file with -EEXIST unless
+ * FORCE, which removes it first. Every batch committed stays readable if the
+ * process dies later (WAL, synchronous=NORMAL). Returns an owned store in *OUT (destroy with spantap_store_close or
+ * spantap_store_destroy); on error returns -errno and explains in ERR. */
+int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
+                       size_t errlen);
+
+/* Commits the open batch and starts the next. Returns 0 or -EIO (ERR says why). */
+int spantap_store_commit(struct spantap_store *s, char *err, size_t errlen);
+
+/* Commits, builds indexes, checkpoints the WAL and closes. The store is freed
+ * whatever the result. Returns 0 or -EIO. */
+int spantap_store_close(struct spantap_store *s, char *err, size_t errlen);
+
+/* Frees S without committing the open batch (rows of earlier batches stay).
+ * NULL is a no-op. */
+void spantap_store_destroy(struct spantap_store *s);
+
+/* The last SQLite error of S, for messages. */
+const char *spantap_store_errmsg(const struct spantap_store *s);
+
+/* Row writers. Each returns 0 or -EIO; text arguments may be NULL (SQL NULL).
+ * Ids are chosen by the caller (the collector interns them). */
+int spantap_store_meta(struct spantap_store *s, const char *key, const char *text, int64_t num);
+int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, const char *exe,
+                          int64_t start_ns, int64_t exec_ns, int64_t exit_ns, int64_t exit_status,
+                          bool attached);
+int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int64_t start_ns,
+                         int64_t exit_ns);
+int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind,
+                                int64_t pid, int64_t tid, int64_t other_pid, int64_t other_tid,
+                                const char *path, int64_t status);
+int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, uint64_t end,
+                          uint64_t pgoff, const char *perms, int64_t module_id);
+int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
+                         const char *build_id);
+int spantap_store_frame(struct spantap_store *s, int64_t id, int64_t module_id, uint64_t rel_addr,
+                        const char *function, uint64_t offset, const char *file, int line);
+int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *frame_ids,
+                        unsigned nframes, unsigned flags, int64_t app_frame_id);
+int spantap_store_connection(struct spantap_store *s, int64_t id, int family, int proto,
+                             const char *laddr, int lport, const char *raddr, int rport,
+                             uint64_t sock);
+int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
+                          int64_t tid, int64_t nr, const char *name, const char *class_name,
+                          const int64_t args[3], int64_t ret, int64_t stack_id, int64_t conn_id);
+int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
+                            int64_t conn_id, int old_state, int new_state, int64_t stack_id);
+int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
+                         int64_t tid, int64_t state);
+int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
+                             uint64_t address, int64_t error_code, int64_t stack_id);
+
+#endif

@@ -1,0 +1,15 @@
+/* Recording summary: what a user sees when recording ends, read back from the
+ * database so that it reports exactly what was stored. */
+#ifndef SPANTAP_SUMMARY_H
+#define SPANTAP_SUMMARY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Prints the summary of the recording in DB_PATH to OUT: processes traced,
+ * events by kind, events lost, malformed lines, and the top TOP syscalls by
+ * total time with their application call sites. Returns 0, or -EIO with the
+ * SQLite message in ERR. */
+int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,462 @@
+/* Script generator: expands the @@PLACEHOLDER@@s of the stp/ templates into a
+ * complete SystemTap script. Every record a script prints is written here from
+ * the record table, and every user-supplied name reaches the script only as
+ * integer constants, so no input can change the script's code. */
+#include "runtime/script_gen.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+#include "runtime/stp_templates.h"
+#include "runtime/syscall_table.h"
+#include "spantap/record_format.h"
+
+#define MAP_SIZE 16384       /* processes in the trace map */
+#define THREAD_MAP_SIZE 16384 /* threads with a syscall in flight */
+#define SOCK_MAP_SIZE 16384  /* sockets followed for TCP state changes */
+#define SP_SCAN_WORDS 6      /* stack words searched for a frameless caller */
+
+struct gen {
+  const struct spantap_script_opts *o;
+  FILE *out;
+  int err;
+};
+
+static void emit(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct gen *g, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (vfprintf(g->out, fmt, ap) < 0)
+    g->err = -EIO;
+  va_end(ap);
+}
+
+static const char *template_text(const char *name) {
+  for (const struct spantap_stp_template *t = spantap_stp_templates; t->name; t++)
+    if (strcmp(t->name, name) == 0)
+      return t->text;
+  return NULL;
+}
+
+int spantap_runtime_parse(const char *s, enum spantap_runtime *rt) {
+  if (strcmp(s, "bpf") == 0)
+    *rt = SPANTAP_RUNTIME_BPF;
+  else if (strcmp(s, "kernel") == 0)
+    *rt = SPANTAP_RUNTIME_KERNEL;
+  else
+    return -EINVAL;
+  return 0;
+}
+
+const char *spantap_runtime_name(enum spantap_runtime rt) {
+  return rt == SPANTAP_RUNTIME_BPF ? "bpf" : "kernel";
+}
+
+int spantap_events_parse(const char *list, unsigned *classes, unsigned *extras, char *err,
+                         size_t errlen) {
+  static const struct {
+    const char *word;
+    unsigned classes, extras;
+  } words[] = {
+      {"net", SPANTAP_CLASS_NET, 0},
+      {"file", SPANTAP_CLASS_FILE, 0},
+      {"mem", SPANTAP_CLASS_MEM, 0},
+      {"proc", SPANTAP_CLASS_PROC, 0},
+      {"all", SPANTAP_CLASS_NET | SPANTAP_CLASS_FILE | SPANTAP_CLASS_MEM | SPANTAP_CLASS_PROC |
+                  SPANTAP_CLASS_OTHER,
+       SPANTAP_EXTRA_TCP},
+      {"tcp", 0, SPANTAP_EXTRA_TCP},
+      {"sched", 0, SPANTAP_EXTRA_SCHED},
+      {"faults", 0, SPANTAP_EXTRA_FAULTS},
+      {"default", SPANTAP_DEFAULT_CLASSES, SPANTAP_DEFAULT_EXTRAS},
+  };
+  *classes = 0;
+  *extras = 0;
+  const char *p = list;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    bool found = false;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+      if (strlen(words[i].word) == n && strncmp(words[i].word, p, n) == 0) {
+        *classes |= words[i].classes;
+        *extras |= words[i].extras;
+        found = true;
+      }
+    }
+    if (!found) {
+      snprintf(err, errlen,
+               "unknown event class '%.*s' (choose from net, file, mem, proc, all, tcp, sched, "
+               "faults, default)",
+               (int)n, p);
+      return -EINVAL;
+    }
+    p += n;
+    if (*p == ',')
+      p++;
+  }
+  if (!*classes && !*extras) {
+    snprintf(err, errlen, "empty event list");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+int spantap_script_opts_check(const struct spantap_script_opts *o, char *err, size_t errlen) {
+  if (o->ntargets == 0 && o->nattach == 0 && o->launch_pid <= 0) {
+    snprintf(err, errlen, "nothing to trace: give --binary, --pid or -- CMD");
+    return -EINVAL;
+  }
+  if (o->stack_mode > 4) {
+    snprintf(err, errlen, "invalid stack mode %u (choose 0 for none, or 1-4)", o->stack_mode);
+    return -EINVAL;
+  }
+  if (o->stack_depth < 1 || o->stack_depth > SPANTAP_STACK_DEPTH_MAX) {
+    snprintf(err, errlen, "invalid stack depth %u (choose 1-%d)", o->stack_depth,
+             SPANTAP_STACK_DEPTH_MAX);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < o->ntargets; i++) {
+    size_t len = strlen(o->targets[i].name);
+    if (!o->targets[i].is_path && (len == 0 || len > SPANTAP_NAME_MAX || strchr(o->targets[i].name, '/'))) {
+      snprintf(err, errlen, "invalid binary name (length %zu): a name is 1-%d bytes without '/'",
+               len, SPANTAP_NAME_MAX);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+unsigned spantap_script_stack_slots(const struct spantap_script_opts *o) {
+  if (o->stack_mode == 0)
+    return 0;
+  if (o->runtime == SPANTAP_RUNTIME_KERNEL)
+    return o->stack_depth;
+  return o->stack_mode == 1 ? 1 : o->stack_depth;
+}
+
+/* Little-endian word K of the first LEN bytes of S, zero past LEN. */
+static uint64_t name_word(const char *s, size_t len, size_t k) {
+  uint64_t w = 0;
+  for (size_t b = 0; b < 8; b++)
+    if (k * 8 + b < len)
+      w |= (uint64_t)(unsigned char)s[k * 8 + b] << (8 * b);
+  return w;
+}
+
+static void gen_target_match(struct gen *g) {
+  const struct spantap_script_opts *o = g->o;
+  bool any_name = false, any_path = false;
+  for (size_t i = 0; i < o->ntargets; i++) {
+    if (o->targets[i].is_path)
+      any_path = true;
+    else
+      any_name = true;
+  }
+  if (any_name) {
+    emit(g, "  c0 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm)\n");
+    emit(g, "  c1 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm + 8)\n");
+    emit(g, "  dl = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->len\n");
+    emit(g, "  dn = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->name\n");
+  }
+  if (any_path) {
+    emit(g, "  ino = @cast(exe, \"file\", \"kernel\")->f_inode->i_ino\n");
+    emit(g, "  dev = @cast(exe, \"file\", \"kernel\")->f_inode->i_sb->s_dev\n");
+  }
+  for (size_t i = 0; i < o->ntargets; i++) {
+    const struct spantap_target *t = &o->targets[i];
+    if (t->is_path) {
+      emit(g, "  // target %zu: a path, matched by inode and device\n", i + 1);
+      emit(g, "  ki = %llu; kd = %llu\n", (unsigned long long)t->ino,
+           (unsigned long long)t->kdev);
+      emit(g, "  if (ino == ki && dev == kd) return 1\n");
+      continue;
+    }
+    size_t len = strlen(t->name);
+    size_t comm_len = len < 15 ? len : 15;
+    emit(g, "  // target %zu: a name of %zu bytes, matched by process name and file name\n", i + 1,
+         len);
+    emit(g, "  k0 = 0x%llx; k1 = 0x%llx\n", (unsigned long long)name_word(t->name, comm_len, 0),
+         (unsigned long long)name_word(t->name, comm_len, 1));
+    emit(g, "  if (c0 == k0 && c1 == k1) return 1\n");
+    emit(g, "  if (dl == %zu) {\n    ok = 1\n", len);
+    for (size_t k = 0; k * 8 < len; k++) {
+      size_t rest = len - k * 8;
+      unsigned long long mask = rest >= 8 ? ~0ULL : ((1ULL << (8 * rest)) - 1);
+      emit(g, "    w = _st_u64(dn + %zu); m = 0x%llx; k = 0x%llx\n", k * 8, mask,
+           (unsigned long long)name_word(t->name, len, k));
+      emit(g, "    if ((w & m) != k) ok = 0\n");
+    }
+    emit(g, "    if (ok) return 1\n  }\n");
+  }
+}
+
+/* The frame-pointer walk of the BPF runtime, unrolled (the verifier wants
+ * bounded code). Input locals: _regs (user pt_regs), task. Output: _sflags and
+ * _sf0.._sf<slots-1>, innermost first, 0 for an empty slot. Modes 1-2 keep only
+ * frames inside the executable's own text (mm->start_code..end_code). */
+static void gen_ustack_bpf(struct gen *g) {
+  const struct spantap_script_opts *o = g->o;
+  unsigned mode = o->stack_mode, depth = o->stack_depth;
+  bool app_only = mode <= 2;
+  emit(g, "      // user stack: mode %u, depth %u (frame-pointer walk)\n", mode, depth);
+  emit(g, "      _sflags = 0\n");
+  emit(g, "      _mm = @cast(task, \"task_struct\", \"kernel\")->mm\n");
+  emit(g, "      _sc = @cast(_mm, \"mm_struct\", \"kernel\")->start_code\n");
+  emit(g, "      _ec = @cast(_mm, \"mm_struct\", \"kernel\")->end_code\n");
+  emit(g, "      _pc = @cast(_regs, \"pt_regs\", \"kernel\")->ip\n");
+  emit(g, "      _sp = @cast(_regs, \"pt_regs\", \"kernel\")->sp\n");
+  emit(g, "      _fp = @cast(_regs, \"pt_regs\", \"kernel\")->bp\n");
+  /* A frameless function at the top (libc's syscall wrappers) leaves its
+   * caller's return address near sp, not in the frame chain. */
+  emit(g, "      _ra = 0\n");
+  for (unsigned k = 0; k < SP_SCAN_WORDS; k++)
+    emit(g, "      if (!_ra) { _w = _st_u64(_sp + %u); if (_w >= _sc && _w < _ec) _ra = _w }\n",
+         k * 8);
+  if (!app_only)
+    emit(g, "      if (!_ra) _ra = _st_u64(_sp)\n");
+  if (mode == 1) {
+    emit(g, "      _sf0 = 0\n");
+    emit(g, "      if (_pc >= _sc && _pc < _ec) _sf0 = _pc\n");
+    emit(g, "      if (!_sf0) _sf0 = _ra\n");
+    for (unsigned k = 2; k < depth; k++) {
+      emit(g, "      if (!_sf0 && _fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n");
+      emit(g, "        if (_w >= _sc && _w < _ec) _sf0 = _w\n");
+      emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; _nfp = 0 }\n");
+      emit(g, "        _fp = _nfp }\n");
+    }
+    emit(g, "      if (!_sf0 && _fp) _sflags = _sflags | 1\n");
+    return;
+  }
+  if (app_only) {
+    emit(g, "      _sf0 = 0; if (_pc >= _sc && _pc < _ec) _sf0 = _pc\n");
+  } else {
+    emit(g, "      _sf0 = _pc\n");
+  }
+  if (depth >= 2)
+    emit(g, "      _sf1 = _ra\n");
+  for (unsigned k = 2; k < depth; k++) {
+    emit(g, "      _sf%u = 0\n", k);
+    emit(g, "      if (_fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n");
+    if (app_only)
+      emit(g, "        if (_w >= _sc && _w < _ec) _sf%u = _w\n", k);
+    else
+      emit(g, "        _sf%u = _w\n", k);
+    emit(g, "        if (!_w) _sflags = _sflags | 2\n");
+    emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; _nfp = 0 }\n");
+    emit(g, "        _fp = _nfp }\n");
+  }
+  emit(g, "      if (_fp) _sflags = _sflags | 1\n");
+}
+
+/* The module runtime unwinds with stap's own DWARF unwinder; the collector
+ * applies the mode's frame selection. Output: the token in _ustk. */
+static void gen_ustack_kernel(struct gen *g) {
+  const struct spantap_script_opts *o = g->o;
+  emit(g, "      // user stack: mode %u, depth %u (stap's unwinder)\n", o->stack_mode,
+       o->stack_depth);
+  emit(g, "      _ustk = \"@2\"\n");
+  if (o->stack_depth > 1)
+    emit(g, "      if (_regs) _ustk = sprintf(\"@0,%%x,%%s\", uaddr(), "
+            "str_replace(ucallers(%u), \" \", \",\"))\n",
+         o->stack_depth - 1);
+  else
+    emit(g, "      if (_regs) _ustk = sprintf(\"@0,%%x\", uaddr())\n");
+}
+
+static void gen_emit(struct gen *g, const char *kind_tag) {
+  const struct spantap_record_desc *d = NULL;
+  for (unsigned k = 0; k < SPANTAP_REC__COUNT; k++) {
+    const struct spantap_record_desc *c = spantap_record_desc_get(k);
+    /* Placeholders name the kind: @@EMIT:SYSCALL@@; match the enum spelling. */
+    static const char *const kinds[] = {
+#define SPANTAP_KIND_NAME(kind, tag, fields, stack, text, script) #kind,
+        SPANTAP_RECORDS(SPANTAP_KIND_NAME)
+#undef SPANTAP_KIND_NAME
+    };
+    if (strcmp(kinds[k], kind_tag) == 0)
+      d = c;
+  }
+  if (!d || !d->written_by_script) {
+    g->err = -EINVAL;
+    return;
+  }
+  bool bpf = g->o->runtime == SPANTAP_RUNTIME_BPF;
+  const char *conv = bpf ? "%ld" : "%d";
+  unsigned slots = d->has_stack ? spantap_script_stack_slots(g->o) : 0;
+  emit(g, "      printf(\"%s", d->tag);
+  for (unsigned i = 0; i < d->nfields; i++)
+    emit(g, " %s", conv);
+  if (slots) {
+    if (bpf) {
+      emit(g, " @%s", conv);
+      for (unsigned i = 0; i < slots; i++)
+        emit(g, ",%%lx");
+    } else {
+      emit(g, " %%s");
+    }
+  }
+  if (d->has_text)
+    emit(g, " %%s");
+  emit(g, "\\n\"");
+  for (unsigned i = 0; i < d->nfields; i++)
+    emit(g, ", %s", d->field_names[i]);
+  if (slots) {
+    if (bpf) {
+      emit(g, ", _sflags");
+      for (unsigned i = 0; i < slots; i++)
+        emit(g, ", _sf%u", i);
+    } else {
+      emit(g, ", _ustk");
+    }
+  }
+  if (d->has_text)
+    emit(g, ", text");
+  emit(g, ")\n");
+}
+
+static void gen_syscall_want(struct gen *g) {
+  unsigned classes = g->o->classes;
+  unsigned on_line = 0;
+  for (long nr = 0; nr < SPANTAP_SYSCALL_MAX; nr++) {
+    struct spantap_syscall_info info;
+    if (spantap_syscall_info(nr, &info) < 0 || !info.name)
+      continue;
+    unsigned bits = 0;
+    unsigned matched = info.classes & classes;
+    if (!matched)
+      continue;
+    if (info.net_if_sock && matched == SPANTAP_CLASS_NET)
+      bits |= 2;
+    else
+      bits |= 1;
+    if (classes & SPANTAP_CLASS_NET) {
+      if (info.fd_arg0)
+        bits |= 4;
+      if (info.fd_ret)
+        bits |= 8;
+    }
+    emit(g, "%s_st_want[%ld] = %u", on_line ? "; " : "  ", nr, bits);
+    if (++on_line == 6) {
+      emit(g, "\n");
+      on_line = 0;
+    }
+  }
+  if (on_line)
+    emit(g, "\n");
+}
+
+static void expand(struct gen *g, const char *name, size_t len) {
+  const struct spantap_script_opts *o = g->o;
+#define IS(s) (len == strlen(s) && strncmp(name, s, len) == 0)
+  if (IS("MAP_SIZE"))
+    emit(g, "%d", MAP_SIZE);
+  else if (IS("THREAD_MAP_SIZE"))
+    emit(g, "%d", THREAD_MAP_SIZE);
+  else if (IS("SOCK_MAP_SIZE"))
+    emit(g, "%d", SOCK_MAP_SIZE);
+  else if (IS("FOLLOW_EXEC"))
+    emit(g, "%d", o->follow_exec ? 1 : 0);
+  else if (IS("FORMAT_VERSION"))
+    emit(g, "%d", SPANTAP_RECORD_FORMAT_VERSION);
+  else if (IS("RUNTIME"))
+    emit(g, "%s", spantap_runtime_name(o->runtime));
+  else if (IS("SELF_PID"))
+    emit(g, "%ld", (long)o->self_pid);
+  else if (IS("LAUNCH_PID"))
+    emit(g, "%ld", o->launch_pid > 0 ? (long)o->launch_pid : -1L);
+  else if (IS("TARGET_MATCH"))
+    gen_target_match(g);
+  else if (IS("NEVER_TRACED"))
+    emit(g, "  if (p == %ld) return 2 // spantap itself\n", (long)o->self_pid);
+  else if (IS("ATTACH_PIDS"))
+    for (size_t i = 0; i < o->nattach; i++)
+      emit(g, "  if (p == %ld) return 1 // --pid\n", (long)o->attach_pids[i]);
+  else if (IS("SYSCALL_WANT"))
+    gen_syscall_want(g);
+  else if (IS("USTACK")) {
+    if (o->stack_mode == 0)
+      return;
+    if (o->runtime == SPANTAP_RUNTIME_BPF)
+      gen_ustack_bpf(g);
+    else
+      gen_ustack_kernel(g);
+  } else if (len > 5 && strncmp(name, "EMIT:", 5) == 0) {
+    char kind[32];
+    snprintf(kind, sizeof kind, "%.*s", (int)(len - 5), name + 5);
+    gen_emit(g, kind);
+  } else {
+    g->err = -EINVAL;
+  }
+#undef IS
+}
+
+/* Copies template NAME to the output, expanding placeholders. A placeholder
+ * alone on a line replaces the whole line. */
+static int put_template(struct gen *g, const char *tname, char *err, size_t errlen) {
+  const char *p = template_text(tname);
+  if (!p) {
+    snprintf(err, errlen, "Failed to find template: name=%s", tname);
+    return -EINVAL;
+  }
+  emit(g, "\n// ---- %s\n", tname);
+  while (*p) {
+    const char *start = strstr(p, "@@");
+    if (!start) {
+      emit(g, "%s", p);
+      break;
+    }
+    const char *end = strstr(start + 2, "@@");
+    if (!end) {
+      snprintf(err, errlen, "Failed to expand template: name=%s unterminated placeholder", tname);
+      return -EINVAL;
+    }
+    bool own_line = (start == p || start[-1] == '\n') && end[2] == '\n';
+    emit(g, "%.*s", (int)(start - p), p);
+    expand(g, start + 2, (size_t)(end - start - 2));
+    if (g->err) {
+      snprintf(err, errlen, "Failed to expand placeholder: template=%s placeholder=%.*s", tname,
+               (int)(end - start - 2), start + 2);
+      return g->err;
+    }
+    p = end + 2;
+    if (own_line)
+      p++;
+  }
+  return g->err;
+}
+
+int spantap_script_generate(const struct spantap_script_opts *o, FILE *out, char *err,
+                            size_t errlen) {
+  int rc = spantap_script_opts_check(o, err, errlen);
+  if (rc < 0)
+    return rc;
+  struct gen g = {.o = o, .out = out};
+  emit(&g, "// Generated by spantap: record format %d, runtime %s, stack mode %u depth %u,\n",
+       SPANTAP_RECORD_FORMAT_VERSION, spantap_runtime_name(o->runtime), o->stack_mode,
+       o->stack_depth);
+  emit(&g, "// %zu target binaries, %zu attached pids, launched pid %ld, follow exec %s.\n",
+       o->ntargets, o->nattach, (long)o->launch_pid, o->follow_exec ? "yes" : "no");
+  const char *parts[8];
+  size_t n = 0;
+  parts[n++] = o->runtime == SPANTAP_RUNTIME_BPF ? "runtime_bpf.stp" : "runtime_kernel.stp";
+  parts[n++] = "trace_map.stp";
+  parts[n++] = "syscalls.stp"; /* also carries the ready handshake */
+  if (o->extras & SPANTAP_EXTRA_TCP)
+    parts[n++] = "tcp.stp";
+  if (o->extras & SPANTAP_EXTRA_SCHED)
+    parts[n++] = "sched.stp";
+  if (o->extras & SPANTAP_EXTRA_FAULTS)
+    parts[n++] = "faults.stp";
+  for (size_t i = 0; i < n; i++) {
+    rc = put_template(&g, parts[i], err, errlen);
+    if (rc < 0)
+      return rc;
+  }
+  if (fflush(out) != 0 || g.err) {
+    snprintf(err, errlen, "Failed to write script: errno=%d", errno);
+    return -EIO;
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+/* Script generator: turns a recording's options into one SystemTap script for
+ * either runtime, from the templates in stp/ and the record table in
+ * include/spantap/record_format.h. */
+#ifndef SPANTAP_SCRIPT_GEN_H
+#define SPANTAP_SCRIPT_GEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum spantap_runtime { SPANTAP_RUNTIME_BPF, SPANTAP_RUNTIME_KERNEL };
+
+/* Extra event sources beyond the syscall classes (bit set). */
+enum spantap_extra_events {
+  SPANTAP_EXTRA_TCP = 1u << 0,   /* TCP state changes */
+  SPANTAP_EXTRA_SCHED = 1u << 1, /* off-CPU time from scheduler switches */
+  SPANTAP_EXTRA_FAULTS = 1u << 2 /* user page faults */
+};
+
+#define SPANTAP_STACK_DEPTH_MAX 32
+#define SPANTAP_NAME_MAX 255 /* longest binary name matched (a file name) */
+
+/* A binary to trace: by name (matched against the executable's file name and
+ * the process name) or by path (matched by the executable's inode). */
+struct spantap_target {
+  const char *name; /* as the user gave it */
+  bool is_path;
+  uint64_t ino;     /* is_path: st_ino of the file */
+  uint64_t kdev;    /* is_path: st_dev in the kernel's encoding (major << 20 | minor) */
+};
+
+struct spantap_script_opts {
+  enum spantap_runtime runtime;
+  const struct spantap_target *targets;
+  size_t ntargets;
+  const pid_t *attach_pids; /* --pid: traced from the first event seen */
+  size_t nattach;
+  pid_t launch_pid;         /* -- CMD: the launched child, traced from its exec; 0 none */
+  pid_t self_pid;           /* spantap's own pid: never traced, answers the ready ping */
+  unsigned stack_mode;      /* 0 (no stacks) or 1-4, Uscope's modes */
+  unsigned stack_depth;     /* 1..SPANTAP_STACK_DEPTH_MAX */
+  unsigned classes;         /* enum spantap_event_class bits */
+  unsigned extras;          /* enum spantap_extra_events bits */
+  bool follow_exec;         /* a traced process that execs a non-target stays traced */
+};
+
+/* Checks OPTS. Returns 0, or -EINVAL with the reason in ERR. */
+int spantap_script_opts_check(const struct spantap_script_opts *opts, char *err, size_t errlen);
+
+/* Writes the script for OPTS to OUT. Returns 0, -EINVAL (bad options, reason
+ * in ERR) or -EIO (write failed). Nothing from the user's strings reaches the
+ * script as text: names become integer constants, paths inode numbers. */
+int spantap_script_generate(const struct spantap_script_opts *opts, FILE *out, char *err,
+                            size_t errlen);
+
+/* The number of frame slots each stack record carries for OPTS (0 without stacks). */
+unsigned spantap_script_stack_slots(const struct spantap_script_opts *opts);
+
+/* Parses "bpf", "kernel" into *RT. Returns 0 or -EINVAL. */
+int spantap_runtime_parse(const char *s, enum spantap_runtime *rt);
+const char *spantap_runtime_name(enum spantap_runtime rt);
+
+/* Parses an --events list ("net,file,tcp", "all", "default") into class and
+ * extra bits. Returns 0 or -EINVAL with the offending word in ERR. */
+int spantap_events_parse(const char *list, unsigned *classes, unsigned *extras, char *err,
+                         size_t errlen);
+
+/* The default event set: what span derivation needs, cheap enough for production. */
+#define SPANTAP_DEFAULT_CLASSES (SPANTAP_CLASS_NET | SPANTAP_CLASS_PROC)
+#define SPANTAP_DEFAULT_EXTRAS (SPANTAP_EXTRA_TCP)
+
+#endif

@@ -1,0 +1,79 @@
+/* Stap launcher: fork/exec of stap with pipes, and the parsing of the loss
+ * reports that the runtimes print on standard error. */
+#include "runtime/stap_launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld_preload,
+                       const char *script_path, struct spantap_stap *out, char *err,
+                       size_t errlen) {
+  int outp[2], errp[2];
+  if (pipe2(outp, O_CLOEXEC) < 0) {
+    snprintf(err, errlen, "Failed to create pipe: errno=%s", strerror(errno));
+    return -errno;
+  }
+  if (pipe2(errp, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(outp[0]);
+    close(outp[1]);
+    snprintf(err, errlen, "Failed to create pipe: errno=%s", strerror(e));
+    return -e;
+  }
+  const char *argv[64];
+  size_t n = 0;
+  argv[n++] = stap;
+  for (size_t i = 0; args && args[i] && n < 62; i++)
+    argv[n++] = args[i];
+  argv[n++] = script_path;
+  argv[n] = NULL;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    snprintf(err, errlen, "Failed to fork for stap: errno=%s", strerror(e));
+    close(outp[0]);
+    close(outp[1]);
+    close(errp[0]);
+    close(errp[1]);
+    return -e;
+  }
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+      dup2(devnull, 0);
+    dup2(outp[1], 1);
+    dup2(errp[1], 2);
+    setpgid(0, 0); /* Ctrl-C goes to spantap, which stops stap in order */
+    if (ld_preload)
+      setenv("LD_PRELOAD", ld_preload, 1);
+    execvp(stap, (char *const *)argv);
+    dprintf(2, "spantap: Failed to run stap: path=%s errno=%s\n", stap, strerror(errno));
+    _exit(127);
+  }
+  close(outp[1]);
+  close(errp[1]);
+  out->pid = pid;
+  out->out_fd = outp[0];
+  out->err_fd = errp[0];
+  return 0;
+}
+
+uint64_t spantap_stap_lost_in_line(const char *line) {
+  unsigned long long n = 0;
+  const char *p;
+  if ((p = strstr(line, "lost ")) && sscanf(p, "lost %llu", &n) == 1)
+    return n;
+  if ((p = strstr(line, "skipped probes: ")) && sscanf(p, "skipped probes: %llu", &n) == 1)
+    return n;
+  if ((p = strstr(line, " transport failures"))) {
+    while (p > line && p[-1] >= '0' && p[-1] <= '9')
+      p--;
+    if (sscanf(p, "%llu", &n) == 1)
+      return n;
+  }
+  return 0;
+}

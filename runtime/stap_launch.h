@@ -1,0 +1,29 @@
+/* Stap launcher: starts SystemTap on a generated script with its output on
+ * pipes, and reads the runtime's own reports of lost events. */
+#ifndef SPANTAP_STAP_LAUNCH_H
+#define SPANTAP_STAP_LAUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct spantap_stap {
+  pid_t pid;
+  int out_fd; /* the script's records */
+  int err_fd; /* stap's diagnostics */
+};
+
+/* Starts `STAP ARGS... SCRIPT_PATH` (ARGS NULL-terminated, may be NULL) with
+ * LD_PRELOAD set to LD_PRELOAD when not NULL, stdout and stderr on pipes and
+ * stdin on /dev/null. Fills *OUT (close its fds, reap its pid). Returns 0 or
+ * -errno with the failing call in ERR. */
+int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld_preload,
+                       const char *script_path, struct spantap_stap *out, char *err,
+                       size_t errlen);
+
+/* Returns the number of events a runtime diagnostic LINE reports lost
+ * (stapbpf: "WARNING: lost N perf_events on cpu C"; module runtime: "N
+ * transport failures", "skipped probes: N", "lost N"), or 0. */
+uint64_t spantap_stap_lost_in_line(const char *line);
+
+#endif

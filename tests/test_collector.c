@@ -1,0 +1,175 @@
+/* Tests of the collector on a hand-written stream: lineage, syscalls,
+ * connections, stack selection and interning, malformed and split input. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "collector/collector.h"
+
+static char path[256];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(path, sizeof path, "/tmp/spantap-test-collector-%d.db", (int)getpid());
+  unlink(path);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  unlink(path);
+  return 0;
+}
+
+static char *sample(size_t *len) {
+  FILE *f = fopen(TEST_DATA_DIR "/sample.stream", "r");
+  assert_non_null(f);
+  static char buf[8192];
+  *len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  return buf;
+}
+
+static int64_t query_int(const char *sql) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int64_t v = -1;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("bad SQL %s: %s", sql, sqlite3_errmsg(db));
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+/* Feeds the sample in pieces of CHUNK bytes (1 = byte by byte). */
+static const struct spantap_collector_stats *run(unsigned mode, size_t chunk) {
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {.live = false, .stack_mode = mode, .stack_depth = 8,
+                                     .batch_records = 3};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
+  size_t len;
+  const char *buf = sample(&len);
+  for (size_t off = 0; off < len; off += chunk)
+    assert_int_equal(spantap_collector_feed(c, buf + off, off + chunk > len ? len - off : chunk,
+                                            err, sizeof err), 0);
+  assert_int_equal(spantap_collector_finish(c, err, sizeof err), 0);
+  static struct spantap_collector_stats stats;
+  stats = *spantap_collector_stats(c);
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+  return &stats;
+}
+
+static void test_lineage_and_counts(void **state) {
+  (void)state;
+  const struct spantap_collector_stats *s = run(4, 4096);
+  assert_true(s->begin_seen && s->ready_seen && s->end_seen);
+  assert_string_equal(s->runtime, "bpf");
+  assert_int_equal(s->malformed, 2);
+  assert_int_equal(s->malformed_examples[0].line_no, 11);
+  assert_int_equal(s->records[SPANTAP_REC_SYSCALL], 4);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 5);
+  assert_int_equal(query_int("SELECT ppid FROM processes WHERE pid = 11"), 10);
+  assert_int_equal(query_int("SELECT exit_status FROM processes WHERE pid = 10"), 768);
+  assert_int_equal(query_int("SELECT count(*) FROM process_events WHERE kind = 'thread' AND other_tid = 12"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM process_events WHERE kind = 'leave' AND pid = 11"), 1);
+  assert_int_equal(query_int("SELECT exit_ns FROM threads WHERE tid = 12"), 180);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE name = 'dup'"), 3);
+  assert_int_equal(query_int("SELECT class FROM syscalls WHERE conn_id IS NOT NULL") != -1, 1);
+  assert_int_equal(query_int("SELECT lport FROM connections c JOIN syscalls s ON s.conn_id = c.id"), 8080);
+  assert_int_equal(query_int("SELECT count(*) FROM connections WHERE raddr = '127.0.0.1' AND rport = 40000"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM tcp_states WHERE new_state = 'CLOSE_WAIT' AND old_state = 'ESTABLISHED'"), 1);
+}
+
+static void test_stack_interning_and_modes(void **state) {
+  (void)state;
+  run(4, 4096);
+  /* first two dups share one stack; the third differs in its caller */
+  assert_int_equal(query_int("SELECT count(DISTINCT stack_id) FROM syscalls WHERE name = 'dup'"), 2);
+  /* mode 4 keeps libc and app frames: pc in libc, caller in the app */
+  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 2);
+  assert_int_equal(query_int("SELECT m.path = '/opt/app/server' FROM stacks s JOIN frames f ON f.id = s.app_frame_id"
+                             " JOIN modules m ON m.id = f.module_id LIMIT 1"), 1);
+  /* an address in no mapping marks the stack as broken */
+  assert_int_equal(query_int("SELECT flags & 2 FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 160"), 2);
+  run(1, 4096);
+  /* mode 1 keeps only the innermost frame in the application's binary */
+  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 1);
+  assert_int_equal(query_int("SELECT f.rel_addr FROM syscalls c JOIN stack_frames sf ON sf.stack_id = c.stack_id"
+                             " JOIN frames f ON f.id = sf.frame_id WHERE c.ts_ns = 110"), 0x1500 - 4096);
+  run(3, 4096);
+  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 2);
+}
+
+static void test_split_input_is_the_same(void **state) {
+  (void)state;
+  run(4, 1); /* byte by byte */
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 5);
+  assert_int_equal(query_int("SELECT count(*) FROM process_events"), 5);
+}
+
+static void test_truncated_and_long_lines(void **state) {
+  (void)state;
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {.stack_mode = 1, .stack_depth = 8};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
+  char *big = malloc(100000);
+  memset(big, '1', 100000);
+  memcpy(big, "SC ", 3);
+  big[99999] = '\n';
+  assert_int_equal(spantap_collector_feed(c, big, 100000, err, sizeof err), 0);
+  free(big);
+  const char *cut = "BEGIN 1 0 bpf\nSC 1 2 3 4 5";
+  assert_int_equal(spantap_collector_feed(c, cut, strlen(cut), err, sizeof err), 0);
+  assert_int_equal(spantap_collector_finish(c, err, sizeof err), 0);
+  const struct spantap_collector_stats *s = spantap_collector_stats(c);
+  assert_int_equal(s->malformed, 2);
+  assert_string_equal(s->malformed_examples[0].why, "line too long");
+  assert_string_equal(s->malformed_examples[1].why, "truncated last line");
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+}
+
+static void test_format_version_mismatch(void **state) {
+  (void)state;
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {.stack_mode = 1, .stack_depth = 8};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
+  const char *l = "BEGIN 99 0 bpf\n";
+  assert_int_equal(spantap_collector_feed(c, l, strlen(l), err, sizeof err), -EIO);
+  assert_non_null(strstr(err, "format 99"));
+  spantap_collector_destroy(c);
+  spantap_store_destroy(store);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_lineage_and_counts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stack_interning_and_modes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_split_input_is_the_same, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_truncated_and_long_lines, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_format_version_mismatch, setup, teardown),
+  };
+  return cmocka_run_group_tests_name("collector", tests, NULL, NULL);
+}

@@ -1,0 +1,208 @@
+/* Tests of the script generator: golden scripts for both runtimes and every
+ * stack mode, option checks, and that no user string can reach the script.
+ * SPANTAP_UPDATE_GOLDEN=1 rewrites the golden files. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "runtime/script_gen.h"
+#include "runtime/syscall_table.h"
+
+static struct spantap_target targets[] = {
+    {.name = "demo-server"},
+    {.name = "a-name-longer-than-fifteen-bytes"},
+    {.name = "/usr/bin/x", .is_path = true, .ino = 4242, .kdev = (8u << 20) | 1},
+};
+
+static struct spantap_script_opts base_opts(enum spantap_runtime rt, unsigned mode) {
+  static const pid_t pids[] = {4321};
+  return (struct spantap_script_opts){.runtime = rt, .targets = targets, .ntargets = 3,
+                                      .attach_pids = pids, .nattach = 1, .launch_pid = 1234,
+                                      .self_pid = 999, .stack_mode = mode, .stack_depth = 6,
+                                      .classes = SPANTAP_DEFAULT_CLASSES,
+                                      .extras = SPANTAP_EXTRA_TCP | SPANTAP_EXTRA_SCHED |
+                                                SPANTAP_EXTRA_FAULTS,
+                                      .follow_exec = true};
+}
+
+static char *generate(const struct spantap_script_opts *o, int *rc, char *err, size_t errlen) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  *rc = spantap_script_generate(o, f, err, errlen);
+  fclose(f);
+  return buf;
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  char *s = calloc(1, (size_t)n + 1);
+  if (fread(s, 1, (size_t)n, f) != (size_t)n) {
+    free(s);
+    s = NULL;
+  }
+  fclose(f);
+  return s;
+}
+
+static void check_golden(enum spantap_runtime rt, unsigned mode) {
+  struct spantap_script_opts o = base_opts(rt, mode);
+  char err[256], path[512];
+  int rc;
+  char *got = generate(&o, &rc, err, sizeof err);
+  assert_int_equal(rc, 0);
+  snprintf(path, sizeof path, "%s/%s_mode%u.stp", GOLDEN_DIR, spantap_runtime_name(rt), mode);
+  if (getenv("SPANTAP_UPDATE_GOLDEN")) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(got, f);
+    fclose(f);
+  }
+  char *want = read_file(path);
+  if (!want)
+    fail_msg("golden file missing: %s (run with SPANTAP_UPDATE_GOLDEN=1)", path);
+  if (strcmp(got, want) != 0)
+    fail_msg("generated script differs from %s (inspect, then SPANTAP_UPDATE_GOLDEN=1)", path);
+  free(want);
+  free(got);
+}
+
+static void test_golden_bpf(void **state) {
+  (void)state;
+  for (unsigned m = 1; m <= 4; m++)
+    check_golden(SPANTAP_RUNTIME_BPF, m);
+}
+
+static void test_golden_kernel(void **state) {
+  (void)state;
+  for (unsigned m = 1; m <= 4; m++)
+    check_golden(SPANTAP_RUNTIME_KERNEL, m);
+}
+
+static void test_no_placeholder_left(void **state) {
+  (void)state;
+  for (int rt = 0; rt < 2; rt++) {
+    for (unsigned m = 0; m <= 4; m++) {
+      struct spantap_script_opts o = base_opts((enum spantap_runtime)rt, m);
+      char err[256];
+      int rc;
+      char *s = generate(&o, &rc, err, sizeof err);
+      assert_int_equal(rc, 0);
+      assert_null(strstr(s, "@@"));
+      /* every probe family the options ask for is there */
+      assert_non_null(strstr(s, "sched:sched_process_fork"));
+      assert_non_null(strstr(s, "raw_syscalls:sys_exit"));
+      assert_non_null(strstr(s, "sock:inet_sock_set_state"));
+      assert_non_null(strstr(s, "exceptions:page_fault_user"));
+      assert_int_equal(strstr(s, "_sflags") != NULL, rt == SPANTAP_RUNTIME_BPF && m > 0);
+      free(s);
+    }
+  }
+}
+
+static void test_names_never_reach_script(void **state) {
+  (void)state;
+  /* names crafted to break out of a comment or string, or to run code */
+  static const char *const evil[] = {"x\n} probe begin { system(\"id\") } //",
+                                     "\"; system(\"rm -rf /\"); \"", "%{ evil %}", "a*b?c"};
+  for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
+    struct spantap_target t = {.name = evil[i]};
+    struct spantap_script_opts o = base_opts(SPANTAP_RUNTIME_KERNEL, 1);
+    o.targets = &t;
+    o.ntargets = 1;
+    char err[256];
+    int rc;
+    char *s = generate(&o, &rc, err, sizeof err);
+    if (strchr(evil[i], '/')) {
+      assert_int_equal(rc, -EINVAL); /* a name cannot hold '/' */
+    } else {
+      assert_int_equal(rc, 0);
+      assert_null(strstr(s, evil[i]));
+      assert_null(strstr(s, "system("));
+      assert_null(strstr(s, "%{"));
+    }
+    free(s);
+  }
+}
+
+static void test_name_words(void **state) {
+  (void)state;
+  /* "demo-server" as little-endian words: comm and file name compare these */
+  struct spantap_script_opts o = base_opts(SPANTAP_RUNTIME_BPF, 1);
+  char err[256];
+  int rc;
+  char *s = generate(&o, &rc, err, sizeof err);
+  assert_non_null(strstr(s, "k0 = 0x7265732d6f6d6564; k1 = 0x726576"));
+  /* a long name: the comm compare uses its first 15 bytes, the file name all 32 */
+  assert_non_null(strstr(s, "if (dl == 32) {"));
+  assert_non_null(strstr(s, "ki = 4242; kd = 8388609"));
+  free(s);
+}
+
+static void test_option_errors(void **state) {
+  (void)state;
+  char err[256];
+  struct spantap_script_opts o = base_opts(SPANTAP_RUNTIME_BPF, 5);
+  assert_int_equal(spantap_script_opts_check(&o, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "stack mode 5"));
+  o = base_opts(SPANTAP_RUNTIME_BPF, 1);
+  o.stack_depth = 0;
+  assert_int_equal(spantap_script_opts_check(&o, err, sizeof err), -EINVAL);
+  o = base_opts(SPANTAP_RUNTIME_BPF, 1);
+  o.ntargets = 0;
+  o.nattach = 0;
+  o.launch_pid = 0;
+  assert_int_equal(spantap_script_opts_check(&o, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "nothing to trace"));
+  unsigned c, x;
+  assert_int_equal(spantap_events_parse("net,file,sched", &c, &x, err, sizeof err), 0);
+  assert_int_equal(c, SPANTAP_CLASS_NET | SPANTAP_CLASS_FILE);
+  assert_int_equal(x, SPANTAP_EXTRA_SCHED);
+  assert_int_equal(spantap_events_parse("net,bogus", &c, &x, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "'bogus'"));
+  assert_int_equal(spantap_events_parse("", &c, &x, err, sizeof err), -EINVAL);
+}
+
+static void test_class_selection(void **state) {
+  (void)state;
+  /* net only: read is recorded only on sockets (bit 2), connect always (1|4) */
+  struct spantap_script_opts o = base_opts(SPANTAP_RUNTIME_BPF, 1);
+  o.classes = SPANTAP_CLASS_NET;
+  char err[256];
+  int rc;
+  char *s = generate(&o, &rc, err, sizeof err);
+  char want[64];
+  snprintf(want, sizeof want, "_st_want[%ld] = 6", spantap_syscall_by_name("read"));
+  assert_non_null(strstr(s, want));
+  snprintf(want, sizeof want, "_st_want[%ld] = 5", spantap_syscall_by_name("connect"));
+  assert_non_null(strstr(s, want));
+  snprintf(want, sizeof want, "_st_want[%ld] =", spantap_syscall_by_name("mmap"));
+  assert_null(strstr(s, want));
+  free(s);
+  o.classes = SPANTAP_CLASS_NET | SPANTAP_CLASS_FILE;
+  s = generate(&o, &rc, err, sizeof err);
+  snprintf(want, sizeof want, "_st_want[%ld] = 5", spantap_syscall_by_name("read"));
+  assert_non_null(strstr(s, want));
+  free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_golden_bpf),          cmocka_unit_test(test_golden_kernel),
+      cmocka_unit_test(test_no_placeholder_left), cmocka_unit_test(test_names_never_reach_script),
+      cmocka_unit_test(test_name_words),          cmocka_unit_test(test_option_errors),
+      cmocka_unit_test(test_class_selection),
+  };
+  return cmocka_run_group_tests_name("script_gen", tests, NULL, NULL);
+}
