@@ -100,7 +100,7 @@ int spantap_cmd_record(int argc, char **argv) {
     return rc > 0 ? SPANTAP_EXIT_OK : SPANTAP_EXIT_USAGE;
 
   int status = SPANTAP_EXIT_FAIL;
-  char err[1024] = "", why[256];
+  char err[1024] = "", why[1024];
   char script_path[] = "/tmp/spantap-XXXXXX.stp";
   int script_fd = -1, go_fd = -1, sfd = -1;
   pid_t child = 0;

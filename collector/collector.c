@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "collector/intern.h"
@@ -29,6 +31,9 @@ struct spantap_collector {
   struct spantap_proc_mirror *procs;
   struct spantap_intern *modules, *frames, *stacks, *conns;
   char **module_paths; /* index = module id */
+  struct file_id {
+    uint64_t ino, kdev; /* kernel encoding of the device, as scripts report it */
+  } *module_files;      /* index = module id; 0 when the file could not be read */
   size_t module_paths_cap;
   char *line;          /* partial line carried between feeds */
   size_t line_len, line_cap;
@@ -73,6 +78,7 @@ void spantap_collector_destroy(struct spantap_collector *c) {
   for (size_t i = 0; i < c->module_paths_cap; i++)
     free(c->module_paths[i]);
   free(c->module_paths);
+  free(c->module_files);
   free(c->line);
   free(c);
 }
@@ -102,9 +108,18 @@ static int64_t module_id(struct spantap_collector *c, const char *path) {
       return -ENOMEM;
     memset(p + c->module_paths_cap, 0, (cap - c->module_paths_cap) * sizeof *p);
     c->module_paths = p;
+    struct file_id *f = realloc(c->module_files, cap * sizeof *f);
+    if (!f)
+      return -ENOMEM;
+    memset(f + c->module_paths_cap, 0, (cap - c->module_paths_cap) * sizeof *f);
+    c->module_files = f;
     c->module_paths_cap = cap;
   }
   c->module_paths[id] = strdup(path);
+  struct stat st;
+  if (stat(path, &st) == 0)
+    c->module_files[id] = (struct file_id){
+        st.st_ino, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)};
   char build_id[41] = "";
   if (c->sym)
     spantap_module_build_id(c->sym, path, build_id);
@@ -227,6 +242,67 @@ static int on_mapping(struct spantap_collector *c, const struct spantap_record *
   }
   free(m.maps);
   return rc;
+}
+
+/* Finds the module of the file NAME (a path, or a bare file name as the
+ * kernel reports it) whose inode and device are INO and KDEV: among the
+ * modules already known, then at NAME itself, then by that name in the
+ * library and program directories. Returns the module id, or 0. */
+static int64_t module_by_file(struct spantap_collector *c, const char *name, uint64_t ino,
+                              uint64_t kdev) {
+  const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+  for (size_t id = 1; id < c->module_paths_cap && c->module_paths[id]; id++)
+    if (c->module_files[id].ino == ino && c->module_files[id].kdev == kdev)
+      return (int64_t)id;
+  static const char *const dirs[] = {
+      "", "/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib64/", "/usr/lib64/",
+      "/lib/", "/usr/lib/", "/usr/local/lib/", "/usr/local/bin/", "/usr/bin/", "/bin/",
+      "/usr/sbin/", "/sbin/"};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char path[PATH_MAX], real[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", dirs[i], i == 0 ? name : base);
+    struct stat st;
+    if (stat(path, &st) < 0 || st.st_ino != ino ||
+        (((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)) != kdev)
+      continue;
+    if (!realpath(path, real))
+      continue;
+    int64_t id = module_id(c, real);
+    return id > 0 ? id : 0;
+  }
+  return 0;
+}
+
+/* Adds one executable mapping to P's mirror (kept sorted). */
+static int add_exec_mapping(struct spantap_process *p, uint64_t start, uint64_t end,
+                            uint64_t pgoff, int64_t mod) {
+  struct spantap_mapping *all = malloc((p->nmaps + 1) * sizeof *all);
+  if (!all)
+    return -ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < p->nmaps; i++)
+    if (p->maps[i].end <= start || p->maps[i].start >= end) /* drop what it replaces */
+      all[n++] = p->maps[i];
+  all[n++] = (struct spantap_mapping){.start = start, .end = end, .pgoff = pgoff,
+                                      .module_id = mod, .executable = true};
+  int rc = spantap_process_set_maps(p, all, n);
+  free(all);
+  return rc;
+}
+
+/* An XMAP record: an executable file mapping the script saw created. */
+static int on_xmap(struct spantap_collector *c, const struct spantap_record *r) {
+  const int64_t *v = r->v;
+  struct spantap_process *p = spantap_proc_mirror_get(c->procs, v[SPANTAP_XMAP_pid], false);
+  if (!p)
+    return 0;
+  char name[PATH_MAX];
+  snprintf(name, sizeof name, "%.*s", (int)r->text_len, r->text);
+  int64_t mod = module_by_file(c, name, (uint64_t)v[SPANTAP_XMAP_ino], (uint64_t)v[SPANTAP_XMAP_dev]);
+  if (mod < 0)
+    return (int)mod;
+  return add_exec_mapping(p, (uint64_t)v[SPANTAP_XMAP_start], (uint64_t)v[SPANTAP_XMAP_end],
+                          (uint64_t)v[SPANTAP_XMAP_pgoff], mod);
 }
 
 /* The process PID, created as "attached" (running before we saw it start)
@@ -502,7 +578,20 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       spantap_proc_mirror_remove(c->procs, pid);
       return rc;
     }
-    return refresh_maps(c, p, ts);
+    int rc = refresh_maps(c, p, ts);
+    if (rc < 0 || p->nmaps)
+      return rc;
+    /* Gone already, or not live: the executable's text from the record. */
+    int64_t mod = module_by_file(c, path, (uint64_t)v[SPANTAP_EXEC_ino], (uint64_t)v[SPANTAP_EXEC_dev]);
+    uint64_t text_off;
+    if (mod > 0 && c->sym &&
+        spantap_module_text_offset(c->sym, c->module_paths[mod], &text_off) == 0) {
+      p->main_module_id = mod;
+      free(p->exe);
+      p->exe = strdup(c->module_paths[mod]);
+      return add_exec_mapping(p, p->start_code, p->end_code, text_off, mod);
+    }
+    return mod < 0 ? (int)mod : 0;
   }
   case SPANTAP_REC_EXIT: {
     int64_t ts = v[SPANTAP_EXIT_ts], pid = v[SPANTAP_EXIT_pid], tid = v[SPANTAP_EXIT_tid];
@@ -562,6 +651,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
   }
   case SPANTAP_REC_MAPPING:
     return on_mapping(c, r);
+  case SPANTAP_REC_XMAP:
+    return on_xmap(c, r);
   case SPANTAP_REC_LOST:
     c->stats.lost += (uint64_t)v[SPANTAP_LOST_count];
     return 0;

@@ -325,12 +325,13 @@ static void gen_syscall_want(struct gen *g) {
       continue;
     unsigned bits = 0;
     unsigned matched = info.classes & classes;
-    if (!matched)
+    /* executable mappings are followed whenever stacks are kept */
+    if (g->o->stack_mode && strcmp(info.name, "mmap") == 0)
+      bits |= 16;
+    if (!matched && !bits)
       continue;
-    if (info.net_if_sock && matched == SPANTAP_CLASS_NET)
-      bits |= 2;
-    else
-      bits |= 1;
+    if (matched) /* else followed only for its mappings */
+      bits |= info.net_if_sock && matched == SPANTAP_CLASS_NET ? 2 : 1;
     if (classes & SPANTAP_CLASS_NET) {
       if (info.fd_arg0)
         bits |= 4;

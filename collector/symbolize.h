@@ -1,0 +1,55 @@
+/* Symbolizer: turns user addresses into module-relative addresses, function +
+ * offset and, where debuginfo exists, file:line, with elfutils libdwfl. One
+ * Dwfl per module file is opened once and kept. */
+#ifndef SPANTAP_SYMBOLIZE_H
+#define SPANTAP_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct spantap_symbolizer;
+
+struct spantap_symbol {
+  uint64_t rel_addr;  /* address in the module's own ELF address space */
+  char build_id[41];  /* hex, "" if none */
+  char function[256]; /* "" when no symbol covers the address */
+  uint64_t offset;    /* address - function start */
+  char file[512];     /* source file, "" without debuginfo */
+  int line;           /* 0 without debuginfo */
+};
+
+/* Returns an owned symbolizer (destroy with spantap_symbolizer_destroy), or NULL on ENOMEM. */
+struct spantap_symbolizer *spantap_symbolizer_new(void);
+void spantap_symbolizer_destroy(struct spantap_symbolizer *s); /* NULL is a no-op */
+
+/* Symbolizes ADDR, which lies in a mapping of MODULE_PATH starting at
+ * MAP_START with file offset MAP_PGOFF (as /proc/PID/maps shows). With
+ * IS_RETURN_ADDRESS the lookup uses ADDR - 1 (the call instruction) while the
+ * offset stays relative to ADDR. Returns 0 (OUT filled; function may be ""),
+ * -ENOENT when the file cannot be opened, -EINVAL when it is not an ELF file
+ * or ADDR is in no loadable segment. */
+int spantap_symbolizer_lookup(struct spantap_symbolizer *s, const char *module_path,
+                              uint64_t map_start, uint64_t map_pgoff, uint64_t addr,
+                              bool is_return_address, struct spantap_symbol *out);
+
+/* Symbolizes REL_ADDR (an ELF address of MODULE_PATH) directly, to symbolize
+ * stored frames again. Same returns. */
+int spantap_symbolizer_lookup_rel(struct spantap_symbolizer *s, const char *module_path,
+                                  uint64_t rel_addr, bool is_return_address,
+                                  struct spantap_symbol *out);
+
+/* Fills BUILD_ID with MODULE_PATH's build id in hex ("" if it has none).
+ * Returns 0 or -ENOENT / -EINVAL as above. */
+int spantap_module_build_id(struct spantap_symbolizer *s, const char *module_path,
+                            char build_id[41]);
+
+/* Sets *P_OFFSET to the file offset of MODULE_PATH's first executable
+ * loadable segment (where the kernel's mm->start_code points). Returns 0,
+ * -ENOENT / -EINVAL as above, or -ESRCH when it has no executable segment. */
+int spantap_module_text_offset(struct spantap_symbolizer *s, const char *module_path,
+                               uint64_t *p_offset);
+
+/* The last error message ("Failed to X: path=... error=..."), or "". */
+const char *spantap_symbolizer_last_error(const struct spantap_symbolizer *s);
+
+#endif
