@@ -161,7 +161,7 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
     snprintf(err, errlen, "Failed to allocate store: path=%s", path);
     return -ENOMEM;
   }
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "Failed to open database: path=%s error=%s", path,
              spantap_store_errmsg(s));
     spantap_store_destroy(s);
@@ -384,8 +384,9 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
   sqlite3_bind_int64(st, 3, pid);
   sqlite3_bind_int64(st, 4, tid);
   sqlite3_bind_int64(st, 5, nr);
-  bind_text(st, 6, name);
-  bind_text(st, 7, class_name);
+  /* static strings, or the caller's buffer that outlives this step */
+  sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, class_name, -1, SQLITE_STATIC);
   for (int i = 0; i < 3; i++)
     sqlite3_bind_int64(st, 8 + i, args[i]);
   sqlite3_bind_int64(st, 11, ret);

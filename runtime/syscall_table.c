@@ -3,6 +3,7 @@
 #include "runtime/syscall_table.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 static const char *const names[SPANTAP_SYSCALL_MAX] = {
@@ -129,14 +130,12 @@ static const struct class_rule rules[] = {
     {"setsid", SPANTAP_CLASS_PROC, false, false, false},
 };
 
-int spantap_syscall_info(long nr, struct spantap_syscall_info *info) {
-  if (nr < 0 || nr >= SPANTAP_SYSCALL_MAX)
-    return -EINVAL;
+static void lookup(long nr, struct spantap_syscall_info *info) {
   info->name = names[nr];
   info->classes = SPANTAP_CLASS_OTHER;
   info->fd_arg0 = info->fd_ret = info->net_if_sock = false;
   if (!info->name)
-    return 0;
+    return;
   for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
     if (strcmp(rules[i].name, info->name) == 0) {
       info->classes = rules[i].classes;
@@ -146,6 +145,23 @@ int spantap_syscall_info(long nr, struct spantap_syscall_info *info) {
       break;
     }
   }
+}
+
+/* The collector asks for every stored syscall: answer from a table built
+ * once rather than by scanning the rules each time. */
+static struct spantap_syscall_info table[SPANTAP_SYSCALL_MAX];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void) {
+  for (long nr = 0; nr < SPANTAP_SYSCALL_MAX; nr++)
+    lookup(nr, &table[nr]);
+}
+
+int spantap_syscall_info(long nr, struct spantap_syscall_info *info) {
+  if (nr < 0 || nr >= SPANTAP_SYSCALL_MAX)
+    return -EINVAL;
+  pthread_once(&table_once, build_table);
+  *info = table[nr];
   return 0;
 }
 

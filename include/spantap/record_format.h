@@ -1,0 +1,145 @@
+/* spantap record format: the one definition of the line records that the
+ * generated SystemTap scripts print and the collector parses. The script
+ * generator builds every printf from these tables and the stream parser reads
+ * every line with them, so the two sides cannot drift apart.
+ *
+ * A record is one line:  TAG INT INT ... [@FLAGS,HEX,HEX,...] [TEXT]\n
+ *   - TAG names the record kind (a short word, see SPANTAP_RECORDS below);
+ *   - the integer fields follow in table order, decimal, signed 64-bit;
+ *   - records that carry a user stack then have one token starting with '@':
+ *     the stack flags (decimal, SPANTAP_STACK_*) and the frame addresses in
+ *     hex, innermost first; a zero address ends the frames (slots are fixed
+ *     per script, unused ones print as 0);
+ *   - records that carry text (a path, a message) end with it: everything after
+ *     the single space that follows the last other field, up to the newline.
+ */
+#ifndef SPANTAP_RECORD_FORMAT_H
+#define SPANTAP_RECORD_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Bumped whenever a record gains, loses or reorders a field. */
+#define SPANTAP_RECORD_FORMAT_VERSION 1
+
+/* Field lists: F(record, field). Field names double as the names of the
+ * SystemTap locals that hold their values when a template emits a record. */
+#define SPANTAP_FIELDS_BEGIN(F) F(BEGIN, format_version) F(BEGIN, script_pid)
+#define SPANTAP_FIELDS_READY(F) F(READY, ts) F(READY, pid)
+#define SPANTAP_FIELDS_FORK(F)                                                         \
+  F(FORK, ts) F(FORK, pid) F(FORK, tid) F(FORK, child_pid) F(FORK, child_tid)
+#define SPANTAP_FIELDS_EXEC(F)                                                         \
+  F(EXEC, ts) F(EXEC, pid) F(EXEC, tid) F(EXEC, ppid) F(EXEC, traced)                  \
+  F(EXEC, start_code) F(EXEC, end_code) F(EXEC, ino) F(EXEC, dev)
+#define SPANTAP_FIELDS_EXIT(F)                                                         \
+  F(EXIT, ts) F(EXIT, pid) F(EXIT, tid) F(EXIT, code) F(EXIT, group_dead)
+#define SPANTAP_FIELDS_SYSCALL(F)                                                      \
+  F(SYSCALL, ts) F(SYSCALL, dur) F(SYSCALL, pid) F(SYSCALL, tid) F(SYSCALL, nr)        \
+  F(SYSCALL, ret) F(SYSCALL, arg0) F(SYSCALL, arg1) F(SYSCALL, arg2)
+/* A syscall on a socket: the socket's addresses ride along. An IPv4 address is
+ * in addr_lo as the kernel stores it (network byte order read as a little-endian
+ * u32), addr_hi is 0; an IPv6 address is the two 64-bit halves, read the same
+ * way. Ports are host order. sock is the kernel's struct sock address, which
+ * identifies the connection while it lives. */
+#define SPANTAP_FIELDS_NETCALL(F)                                                      \
+  F(NETCALL, ts) F(NETCALL, dur) F(NETCALL, pid) F(NETCALL, tid) F(NETCALL, nr)        \
+  F(NETCALL, ret) F(NETCALL, arg0) F(NETCALL, arg1) F(NETCALL, arg2)                   \
+  F(NETCALL, family) F(NETCALL, proto) F(NETCALL, lport) F(NETCALL, rport)             \
+  F(NETCALL, laddr_hi) F(NETCALL, laddr_lo) F(NETCALL, raddr_hi) F(NETCALL, raddr_lo)  \
+  F(NETCALL, sock)
+#define SPANTAP_FIELDS_TCPSTATE(F)                                                     \
+  F(TCPSTATE, ts) F(TCPSTATE, pid) F(TCPSTATE, tid) F(TCPSTATE, family)                \
+  F(TCPSTATE, lport) F(TCPSTATE, rport) F(TCPSTATE, laddr_hi) F(TCPSTATE, laddr_lo)    \
+  F(TCPSTATE, raddr_hi) F(TCPSTATE, raddr_lo) F(TCPSTATE, oldstate)                    \
+  F(TCPSTATE, newstate) F(TCPSTATE, sock)
+#define SPANTAP_FIELDS_OFFCPU(F)                                                       \
+  F(OFFCPU, ts) F(OFFCPU, dur) F(OFFCPU, pid) F(OFFCPU, tid) F(OFFCPU, state)
+#define SPANTAP_FIELDS_PAGEFAULT(F)                                                    \
+  F(PAGEFAULT, ts) F(PAGEFAULT, pid) F(PAGEFAULT, tid) F(PAGEFAULT, address)           \
+  F(PAGEFAULT, error_code)
+/* Written by the collector, not by scripts: a memory mapping read from
+ * /proc/PID/maps (so a saved stream can be symbolized later) and loss that the
+ * runtime reported on its standard error. */
+#define SPANTAP_FIELDS_MAPPING(F)                                                      \
+  F(MAPPING, ts) F(MAPPING, pid) F(MAPPING, start) F(MAPPING, end) F(MAPPING, pgoff)   \
+  F(MAPPING, ino)
+/* An executable file mapping created by mmap(PROT_EXEC) in a traced process,
+ * reported by the script so that stacks of short-lived processes can be
+ * symbolized after they are gone. The text is the file's name (no directory). */
+#define SPANTAP_FIELDS_XMAP(F)                                                         \
+  F(XMAP, ts) F(XMAP, pid) F(XMAP, start) F(XMAP, end) F(XMAP, pgoff) F(XMAP, ino)     \
+  F(XMAP, dev)
+#define SPANTAP_FIELDS_LOST(F) F(LOST, ts) F(LOST, count)
+#define SPANTAP_FIELDS_END(F) F(END, ts)
+
+/* R(KIND, tag, field list, has_stack, has_text, written_by_script) */
+#define SPANTAP_RECORDS(R)                                                             \
+  R(BEGIN, "BEGIN", SPANTAP_FIELDS_BEGIN, false, true, true)                           \
+  R(READY, "READY", SPANTAP_FIELDS_READY, false, false, true)                          \
+  R(FORK, "FORK", SPANTAP_FIELDS_FORK, false, false, true)                             \
+  R(EXEC, "EXEC", SPANTAP_FIELDS_EXEC, false, true, true)                              \
+  R(EXIT, "EXIT", SPANTAP_FIELDS_EXIT, false, false, true)                             \
+  R(SYSCALL, "SC", SPANTAP_FIELDS_SYSCALL, true, false, true)                          \
+  R(NETCALL, "NC", SPANTAP_FIELDS_NETCALL, true, false, true)                          \
+  R(TCPSTATE, "TCP", SPANTAP_FIELDS_TCPSTATE, true, false, true)                       \
+  R(OFFCPU, "OFF", SPANTAP_FIELDS_OFFCPU, false, false, true)                           \
+  R(PAGEFAULT, "PF", SPANTAP_FIELDS_PAGEFAULT, true, false, true)                      \
+  R(XMAP, "XMAP", SPANTAP_FIELDS_XMAP, false, true, true)                              \
+  R(MAPPING, "MAP", SPANTAP_FIELDS_MAPPING, false, true, false)                        \
+  R(LOST, "LOST", SPANTAP_FIELDS_LOST, false, true, false)                             \
+  R(END, "END", SPANTAP_FIELDS_END, false, false, true)
+
+enum spantap_record_kind {
+#define SPANTAP_KIND_ENUM(kind, tag, fields, stack, text, script) SPANTAP_REC_##kind,
+  SPANTAP_RECORDS(SPANTAP_KIND_ENUM)
+#undef SPANTAP_KIND_ENUM
+  SPANTAP_REC__COUNT
+};
+
+/* Field indexes, one enum per record: SPANTAP_<KIND>_<field>. */
+#define SPANTAP_FIELD_ENUM(kind, field) SPANTAP_##kind##_##field,
+enum { SPANTAP_FIELDS_BEGIN(SPANTAP_FIELD_ENUM) SPANTAP_BEGIN__COUNT };
+enum { SPANTAP_FIELDS_READY(SPANTAP_FIELD_ENUM) SPANTAP_READY__COUNT };
+enum { SPANTAP_FIELDS_FORK(SPANTAP_FIELD_ENUM) SPANTAP_FORK__COUNT };
+enum { SPANTAP_FIELDS_EXEC(SPANTAP_FIELD_ENUM) SPANTAP_EXEC__COUNT };
+enum { SPANTAP_FIELDS_EXIT(SPANTAP_FIELD_ENUM) SPANTAP_EXIT__COUNT };
+enum { SPANTAP_FIELDS_SYSCALL(SPANTAP_FIELD_ENUM) SPANTAP_SYSCALL__COUNT };
+enum { SPANTAP_FIELDS_NETCALL(SPANTAP_FIELD_ENUM) SPANTAP_NETCALL__COUNT };
+enum { SPANTAP_FIELDS_TCPSTATE(SPANTAP_FIELD_ENUM) SPANTAP_TCPSTATE__COUNT };
+enum { SPANTAP_FIELDS_OFFCPU(SPANTAP_FIELD_ENUM) SPANTAP_OFFCPU__COUNT };
+enum { SPANTAP_FIELDS_PAGEFAULT(SPANTAP_FIELD_ENUM) SPANTAP_PAGEFAULT__COUNT };
+enum { SPANTAP_FIELDS_XMAP(SPANTAP_FIELD_ENUM) SPANTAP_XMAP__COUNT };
+enum { SPANTAP_FIELDS_MAPPING(SPANTAP_FIELD_ENUM) SPANTAP_MAPPING__COUNT };
+enum { SPANTAP_FIELDS_LOST(SPANTAP_FIELD_ENUM) SPANTAP_LOST__COUNT };
+enum { SPANTAP_FIELDS_END(SPANTAP_FIELD_ENUM) SPANTAP_END__COUNT };
+#undef SPANTAP_FIELD_ENUM
+
+/* The netcall fields line up with the syscall fields they extend. */
+_Static_assert((int)SPANTAP_NETCALL_arg2 == (int)SPANTAP_SYSCALL_arg2, "NC extends SC");
+
+/* Largest field count of any record, and the most stack frames a line may carry. */
+#define SPANTAP_MAX_FIELDS 18
+#define SPANTAP_MAX_FRAMES 64
+
+/* Stack flags (bit set), in the '@' token. */
+#define SPANTAP_STACK_TRUNCATED_BUDGET 1u /* more frames existed than the depth budget */
+#define SPANTAP_STACK_UNWIND_BROKEN 2u    /* a frame the unwinder could not cross */
+
+/* Description of one record kind, for the generator and the parser. */
+struct spantap_record_desc {
+  enum spantap_record_kind kind;
+  const char *tag;
+  unsigned nfields;
+  const char *const *field_names;
+  bool has_stack;
+  bool has_text;
+  bool written_by_script;
+};
+
+/* Returns the description of KIND, or NULL when KIND is out of range. */
+const struct spantap_record_desc *spantap_record_desc_get(enum spantap_record_kind kind);
+
+/* Returns the description whose tag is the LEN bytes at TAG, or NULL. */
+const struct spantap_record_desc *spantap_record_desc_by_tag(const char *tag, size_t len);
+
+#endif
