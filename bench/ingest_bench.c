@@ -108,7 +108,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   spantap_collector_finish(c, err, sizeof err);
-  spantap_store_close(store, err, sizeof err);
+  double stream_s = now_s() - t0;
+  spantap_store_close(store, err, sizeof err); /* builds the indexes */
   double ingest_s = now_s() - t0;
   const struct spantap_collector_stats *s = spantap_collector_stats(c);
   printf("ingest_bench: %ld events, %.1f MB of stream\n", events, len / 1e6);
@@ -116,6 +117,8 @@ int main(int argc, char **argv) {
   printf("  full collector:        %10.0f events/s  (%.2fx the parse-only time; %" PRIu64
          " frames, %" PRIu64 " stacks symbolized)\n",
          events / ingest_s, ingest_s / parse_s, s->frames, s->stacks);
+  printf("  of which: streaming %.2f s (%.0f events/s), closing with index build %.2f s\n",
+         stream_s, events / stream_s, ingest_s - stream_s);
   printf("  target: >= 500000 events/s -> %s\n", events / ingest_s >= 500000 ? "met" : "NOT met");
   spantap_collector_destroy(c);
   spantap_symbolizer_destroy(sym);

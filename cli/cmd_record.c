@@ -176,7 +176,11 @@ int spantap_cmd_record(int argc, char **argv) {
     goto cleanup;
   }
 
-  /* Signals arrive on a descriptor so the loop below sees them in order. */
+  /* Signals arrive on a descriptor so the loop below sees them in order. An
+   * ignored signal (a background job of a script, nohup) would never reach it,
+   * so the dispositions go back to default first; blocked, they only queue. */
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
@@ -221,7 +225,7 @@ int spantap_cmd_record(int argc, char **argv) {
   while (!(stap_done && out_eof && err_eof)) {
     int64_t now = now_ns(CLOCK_MONOTONIC);
     const struct spantap_collector_stats *cs = spantap_collector_stats(col);
-    if (!ready && cs->ready_seen) {
+    if (!ready && cs->ready_mask == SPANTAP_READY_ALL) {
       ready = true;
       started = now;
       fprintf(stderr, "spantap: tracing%s (Ctrl-C to stop)\n",
@@ -245,8 +249,17 @@ int spantap_cmd_record(int argc, char **argv) {
                   running == 1 ? "" : "es");
       }
     }
-    if (!ready && !stap_done && now - last_ping > 100000000) {
-      syscall(SYS_getpriority, READY_PING_ARG, 0);
+    if (!ready && !stap_done && now - last_ping > 200000000) {
+      /* ping each probe family until it answers: stap attaches them one by one */
+      if (!(cs->ready_mask & SPANTAP_READY_SYSCALLS))
+        syscall(SYS_getpriority, READY_PING_ARG, 0);
+      if (!(cs->ready_mask & SPANTAP_READY_EXEC)) {
+        pid_t ping = fork();
+        if (ping == 0) {
+          execl("/bin/true", "true", (char *)NULL);
+          _exit(0);
+        }
+      }
       last_ping = now;
     }
     if (!ready && !stopping && now - started > (int64_t)STARTUP_TIMEOUT_S * 1000000000) {
@@ -339,7 +352,7 @@ int spantap_cmd_record(int argc, char **argv) {
   }
   stap.pid = 0;
   const struct spantap_collector_stats *cs = spantap_collector_stats(col);
-  if (!incomplete && !cs->ready_seen)
+  if (!incomplete && cs->ready_mask != SPANTAP_READY_ALL)
     incomplete = "the tracing script never started (see stap's messages above)";
   if (!incomplete && !cs->end_seen)
     incomplete = "the tracing script ended without its END record";

@@ -517,7 +517,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       return -EPROTO;
     return spantap_store_meta(c->store, "runtime", c->stats.runtime, 0);
   case SPANTAP_REC_READY:
-    c->stats.ready_seen = true;
+    c->stats.ready_mask |= (unsigned)v[SPANTAP_READY_answered] & SPANTAP_READY_ALL;
     return 0;
   case SPANTAP_REC_END:
     c->stats.end_seen = true;

@@ -32,7 +32,8 @@ struct spantap_collector_stats {
   uint64_t processes;           /* distinct traced processes seen */
   uint64_t frames, stacks, modules, connections;
   uint64_t unknown_frames;      /* addresses outside any known mapping */
-  bool begin_seen, ready_seen, end_seen;
+  bool begin_seen, end_seen;
+  unsigned ready_mask;           /* SPANTAP_READY_* families that answered */
   char runtime[16];             /* from the BEGIN record */
   struct {
     uint64_t line_no;

@@ -58,8 +58,7 @@ static const char schema_sql[] =
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS syscalls_ts ON syscalls(ts_ns);\n"
     "CREATE INDEX IF NOT EXISTS syscalls_tid ON syscalls(tid, ts_ns);\n"
-    "CREATE INDEX IF NOT EXISTS syscalls_stack ON syscalls(stack_id);\n"
-    "CREATE INDEX IF NOT EXISTS syscalls_conn ON syscalls(conn_id);\n"
+
     "CREATE INDEX IF NOT EXISTS process_events_pid ON process_events(pid, ts_ns);\n"
     "CREATE INDEX IF NOT EXISTS tcp_states_conn ON tcp_states(conn_id);\n"
     "CREATE INDEX IF NOT EXISTS mappings_pid ON mappings(pid, start);\n";

@@ -8,7 +8,7 @@ tests_apps_chain_app_LDFLAGS = -pthread
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_symbolize
-tests_test_symbolize_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBDW_CFLAGS) \
+tests_test_symbolize_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBDW_CFLAGS) $(LIBELF_CFLAGS) \
 	-DCHAIN_APP='"$(abs_top_builddir)/tests/apps/chain_app"'
 tests_test_symbolize_LDADD = libspantap.la $(CMOCKA_LIBS) $(LIBDW_LIBS) $(LIBELF_LIBS)
 endif

@@ -25,7 +25,9 @@
 /* Field lists: F(record, field). Field names double as the names of the
  * SystemTap locals that hold their values when a template emits a record. */
 #define SPANTAP_FIELDS_BEGIN(F) F(BEGIN, format_version) F(BEGIN, script_pid)
-#define SPANTAP_FIELDS_READY(F) F(READY, ts) F(READY, pid)
+/* READY answers spantap's start-up pings; probe says which probe family
+ * answered (SPANTAP_READY_*): recording starts once all have. */
+#define SPANTAP_FIELDS_READY(F) F(READY, ts) F(READY, answered)
 #define SPANTAP_FIELDS_FORK(F)                                                         \
   F(FORK, ts) F(FORK, pid) F(FORK, tid) F(FORK, child_pid) F(FORK, child_tid)
 #define SPANTAP_FIELDS_EXEC(F)                                                         \
@@ -120,6 +122,11 @@ _Static_assert((int)SPANTAP_NETCALL_arg2 == (int)SPANTAP_SYSCALL_arg2, "NC exten
 /* Largest field count of any record, and the most stack frames a line may carry. */
 #define SPANTAP_MAX_FIELDS 18
 #define SPANTAP_MAX_FRAMES 64
+
+/* Probe families that answer the start-up ping, in READY's answered field. */
+#define SPANTAP_READY_SYSCALLS 1 /* raw_syscalls: spantap's getpriority ping */
+#define SPANTAP_READY_EXEC 2     /* sched_process_exec: a child of spantap execs */
+#define SPANTAP_READY_ALL 3
 
 /* Stack flags (bit set), in the '@' token. */
 #define SPANTAP_STACK_TRUNCATED_BUDGET 1u /* more frames existed than the depth budget */

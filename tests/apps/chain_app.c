@@ -65,8 +65,9 @@ static int mode_fork(void) {
     execl("/proc/self/exe", "chain_app", "chain", "3", (char *)NULL);
     _exit(127);
   }
-  int status;
-  waitpid(child, &status, 0);
+  int status = 0;
+  if (waitpid(child, &status, 0) != child)
+    return 1;
   printf("child %d exited %d\n", (int)child, WEXITSTATUS(status));
   pthread_t t;
   if (pthread_create(&t, NULL, thread_main, NULL) != 0)
@@ -87,6 +88,8 @@ static int mode_tcp(long n) {
   if (c < 0 || connect(c, (void *)&a, sizeof a) < 0)
     return 1;
   int s = accept(l, NULL, NULL);
+  if (s < 0)
+    return 1;
   struct sockaddr_in ca;
   socklen_t cal = sizeof ca;
   getsockname(c, (void *)&ca, &cal);
@@ -104,7 +107,8 @@ static int mode_tcp(long n) {
         return 1;
       got += (size_t)r;
     }
-    send(s, resp, sizeof resp, 0);
+    if (send(s, resp, sizeof resp, 0) != (ssize_t)sizeof resp)
+      return 1;
     for (got = 0; got < sizeof resp;) {
       ssize_t r = recv(c, buf, sizeof resp - got, 0);
       if (r <= 0)

@@ -10,7 +10,7 @@ require_live
 
 record() { # DB ARGS... : records, prints spantap's output on failure
   local db=$1; shift
-  if ! "$SPANTAP" record --force -o "$db" "$@" > "$WORK/record.out" 2>&1; then
+  if ! timeout -s INT 300 "$SPANTAP" record --force -o "$db" "$@" > "$WORK/record.out" 2>&1; then
     echo "--- spantap record $* failed:"; cat "$WORK/record.out"; return 1
   fi
 }
@@ -103,9 +103,52 @@ check "... and marked as attached" 1 \
 
 # 5. errors: an existing output is refused and left alone
 before=$(stat -c %Y "$WORK/bin.db")
-"$SPANTAP" record -o "$WORK/bin.db" --binary chain_app --duration 1 > "$WORK/err.out" 2>&1
+timeout 300 "$SPANTAP" record -o "$WORK/bin.db" --binary chain_app --duration 1 > "$WORK/err.out" 2>&1
 check "an existing output file is refused (exit 1)" 1 $?
 check "... with a message naming --force" 1 "$(grep -c -- '--force' "$WORK/err.out")"
 check "... and left untouched" "$before" "$(stat -c %Y "$WORK/bin.db")"
 check "the database is mode 0600" 600 "$(stat -c %a "$WORK/m1.db")"
+if command -v setpriv > /dev/null; then
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$SPANTAP" record -o /tmp/x.db --binary x \
+    > "$WORK/nonroot.out" 2>&1
+  check "without root: exit 1 with a message" "1 1" "$? $(grep -c 'needs root' "$WORK/nonroot.out")"
+fi
+
+# 6. a saved stream imports, without a live system, into the same rows
+record "$WORK/live.db" --events default,file --stack-mode 4 --save-stream "$WORK/s.stream" \
+  -- "$CHAIN_APP" tcp 3 > /dev/null
+"$SPANTAP" import -o "$WORK/imported.db" --stack-mode 4 "$WORK/s.stream" > /dev/null 2>&1
+check "import of the saved stream succeeds" 0 $?
+for t in syscalls process_events connections tcp_states; do
+  check "import reproduces table $t" "$(q "$WORK/live.db" "SELECT count(*) FROM $t")" \
+    "$(q "$WORK/imported.db" "SELECT count(*) FROM $t")"
+done
+check "import symbolizes the same call sites" \
+  "$(q "$WORK/live.db" "SELECT group_concat(function) FROM (SELECT DISTINCT function FROM frames WHERE function LIKE 'chain%' ORDER BY 1)")" \
+  "$(q "$WORK/imported.db" "SELECT group_concat(function) FROM (SELECT DISTINCT function FROM frames WHERE function LIKE 'chain%' ORDER BY 1)")"
+
+# 7. Ctrl-C ends a recording in order; stap dying makes it incomplete
+"$SPANTAP" record --force -o "$WORK/int.db" --events default,file --binary chain_app --duration 240 > "$WORK/int.out" 2>&1 &
+rec=$!
+for _ in $(seq 600); do grep -q 'tracing\|INCOMPLETE' "$WORK/int.out" && break; sleep 0.2; done
+"$CHAIN_APP" chain 2 > /dev/null
+sleep 0.5
+kill -INT "$rec"; wait "$rec"
+check "Ctrl-C: exit 0 and a complete recording" "0 1" \
+  "$? $(q "$WORK/int.db" "SELECT num_value FROM recording WHERE key = 'complete'")"
+check "Ctrl-C: the events before it are stored" 2 \
+  "$(q "$WORK/int.db" "SELECT count(*) FROM syscalls WHERE name = 'dup'")"
+"$SPANTAP" record --force -o "$WORK/kill.db" --binary chain_app --duration 240 > "$WORK/kill.out" 2>&1 &
+rec=$!
+for _ in $(seq 600); do grep -q 'tracing\|INCOMPLETE' "$WORK/kill.out" && break; sleep 0.2; done
+"$CHAIN_APP" chain 1 > /dev/null
+sleep 0.5
+pkill -KILL -x stapbpf
+wait "$rec"
+check "stap killed: exit 3 (incomplete)" 3 $?
+check "stap killed: the recording says so" 0 \
+  "$(q "$WORK/kill.db" "SELECT num_value FROM recording WHERE key = 'complete'")"
+check "stap killed: the database is intact" ok "$(q "$WORK/kill.db" "PRAGMA integrity_check")"
+check "stap killed: the reason names stap" 1 \
+  "$(q "$WORK/kill.db" "SELECT count(*) FROM recording WHERE key = 'incomplete_reason' AND text_value LIKE '%stap%'")"
 finish
