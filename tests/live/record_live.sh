@@ -130,7 +130,7 @@ check "import symbolizes the same call sites" \
 # 7. Ctrl-C ends a recording in order; stap dying makes it incomplete
 "$SPANTAP" record --force -o "$WORK/int.db" --events default,file --binary chain_app --duration 240 > "$WORK/int.out" 2>&1 &
 rec=$!
-for _ in $(seq 600); do grep -q 'tracing\|INCOMPLETE' "$WORK/int.out" && break; sleep 0.2; done
+for _ in $(seq 600); do grep -q '^spantap: tracing\|INCOMPLETE' "$WORK/int.out" && break; sleep 0.2; done
 "$CHAIN_APP" chain 2 > /dev/null
 sleep 0.5
 kill -INT "$rec"; wait "$rec"
@@ -140,7 +140,7 @@ check "Ctrl-C: the events before it are stored" 2 \
   "$(q "$WORK/int.db" "SELECT count(*) FROM syscalls WHERE name = 'dup'")"
 "$SPANTAP" record --force -o "$WORK/kill.db" --binary chain_app --duration 240 > "$WORK/kill.out" 2>&1 &
 rec=$!
-for _ in $(seq 600); do grep -q 'tracing\|INCOMPLETE' "$WORK/kill.out" && break; sleep 0.2; done
+for _ in $(seq 600); do grep -q '^spantap: tracing\|INCOMPLETE' "$WORK/kill.out" && break; sleep 0.2; done
 "$CHAIN_APP" chain 1 > /dev/null
 sleep 0.5
 pkill -KILL -x stapbpf
