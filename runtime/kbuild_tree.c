@@ -1,6 +1,7 @@
 /* Synthesizes the kernel build tree `stap -r TREE` needs on a kernel without
  * headers: every file is derived from the running kernel (kallsyms, config.gz,
  * BTF, tracefs) and the tree only appears at its final path once complete. */
+#include "runtime/report.h"
 #include "runtime/kbuild_tree.h"
 #include "runtime/tracepoint_headers.h"
 
@@ -114,33 +115,7 @@ static const char warm_script[] =
 	" @cast(r, \"stap_u64x2\", \"kernel\")->lo) }\n"
 	"probe timer.s(1) { exit() }\n";
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
 
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void progress(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	fputs("spantap setup: ", f);
-	vfprintf(f, fmt, ap);
-	fputc('\n', f);
-	fflush(f);
-	va_end(ap);
-}
 
 static double now_s(void)
 {
@@ -161,7 +136,7 @@ static int join(char *out, size_t len, const char *a, const char *b)
 #define JOIN_OR_FAIL(buf, a, b)                                                              \
 	do {                                                                                 \
 		if (join(buf, sizeof(buf), a, b) < 0) {                                      \
-			set_err(err, errlen, "Failed to build path: dir=%s name=%s errno=%d", \
+			spantap_set_err(err, errlen, "Failed to build path: dir=%s name=%s errno=%d", \
 				a, b, ENAMETOOLONG);                                         \
 			return -ENAMETOOLONG;                                                \
 		}                                                                            \
@@ -219,26 +194,26 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 	int rc;
 
 	if (join(path, sizeof(path), dir, name) < 0) {
-		set_err(err, errlen, "Failed to build path: dir=%s name=%s errno=%d", dir, name,
+		spantap_set_err(err, errlen, "Failed to build path: dir=%s name=%s errno=%d", dir, name,
 			ENAMETOOLONG);
 		return -ENAMETOOLONG;
 	}
 	snprintf(parent, sizeof(parent), "%s", path);
 	*strrchr(parent, '/') = '\0';
 	if ((rc = mkdir_p(parent, 0755)) < 0) {
-		set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
+		spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
 		return rc;
 	}
 	f = fopen(path, "w");
 	if (!f) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
 		return rc;
 	}
 	fputs(text, f);
 	if (fclose(f) != 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
 		return rc;
 	}
 	return 0;
@@ -294,11 +269,11 @@ static int run_step(const char *what, char *const argv[], const char *cwd, const
 	int rc = run_cmd(argv, cwd, out_path, log_path, &status);
 
 	if (rc < 0) {
-		set_err(err, errlen, "Failed to %s: cmd=%s errno=%d", what, argv[0], -rc);
+		spantap_set_err(err, errlen, "Failed to %s: cmd=%s errno=%d", what, argv[0], -rc);
 		return rc;
 	}
 	if (status != 0) {
-		set_err(err, errlen, "Failed to %s: cmd=%s exit=%d log=%s", what, argv[0], status,
+		spantap_set_err(err, errlen, "Failed to %s: cmd=%s exit=%d log=%s", what, argv[0], status,
 			log_path ? log_path : "(none)");
 		return status == 127 ? -ENOENT : -EIO;
 	}
@@ -338,13 +313,13 @@ int spantap_kbuild_stamp(const char *btf_path, char *buf, size_t len, char *err,
 		btf_path = DEFAULT_BTF;
 	if (uname(&u) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to read kernel release: call=uname errno=%d", -rc);
+		spantap_set_err(err, errlen, "Failed to read kernel release: call=uname errno=%d", -rc);
 		return rc;
 	}
 	f = fopen(btf_path, "rb");
 	if (!f) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to open kernel BTF: path=%s errno=%d", btf_path, -rc);
+		spantap_set_err(err, errlen, "Failed to open kernel BTF: path=%s errno=%d", btf_path, -rc);
 		return rc;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
@@ -357,12 +332,12 @@ int spantap_kbuild_stamp(const char *btf_path, char *buf, size_t len, char *err,
 	rc = ferror(f) ? -EIO : 0;
 	fclose(f);
 	if (rc < 0) {
-		set_err(err, errlen, "Failed to read kernel BTF: path=%s errno=%d", btf_path, EIO);
+		spantap_set_err(err, errlen, "Failed to read kernel BTF: path=%s errno=%d", btf_path, EIO);
 		return rc;
 	}
 	if (snprintf(buf, len, "spantap-kbuild format=%d\nrelease=%s\nbtf_size=%zu\nbtf_fnv1a64=%016llx\n",
 		     STAMP_FORMAT, u.release, total, (unsigned long long)h) >= (int)len) {
-		set_err(err, errlen, "Failed to format tree stamp: buffer=%zu errno=%d", len, ENOSPC);
+		spantap_set_err(err, errlen, "Failed to format tree stamp: buffer=%zu errno=%d", len, ENOSPC);
 		return -ENOSPC;
 	}
 	return 0;
@@ -404,14 +379,14 @@ static int write_system_map(const char *dir, size_t *nsyms, char *err, size_t er
 	in = fopen("/proc/kallsyms", "r");
 	if (!in) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to open kernel symbols: path=/proc/kallsyms errno=%d", -rc);
+		spantap_set_err(err, errlen, "Failed to open kernel symbols: path=/proc/kallsyms errno=%d", -rc);
 		return rc;
 	}
 	out = fopen(path, "w");
 	if (!out) {
 		rc = -errno;
 		fclose(in);
-		set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
 		return rc;
 	}
 	while (getline(&line, &cap, in) > 0) {
@@ -428,11 +403,11 @@ static int write_system_map(const char *dir, size_t *nsyms, char *err, size_t er
 	fclose(in);
 	if (fclose(out) != 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
 		return rc;
 	}
 	if (!found) {
-		set_err(err, errlen,
+		spantap_set_err(err, errlen,
 			"Failed to find kernel symbol: symbol=%s path=/proc/kallsyms "
 			"(stap's BPF runtime needs BPF raw tracepoint links)", RAW_TP_SYMBOL);
 		return -ENOTSUP;
@@ -457,7 +432,7 @@ static int write_config(const char *dir, const char *release, const char *log, c
 
 		return run_step("copy kernel config", argv, NULL, NULL, log, err, errlen);
 	}
-	set_err(err, errlen, "Failed to find kernel config: tried=/proc/config.gz,%s errno=%d", boot,
+	spantap_set_err(err, errlen, "Failed to find kernel config: tried=/proc/config.gz,%s errno=%d", boot,
 		ENOENT);
 	return -ENOENT;
 }
@@ -479,7 +454,7 @@ static int write_vmlinux_h(const char *dir, const struct btf *btf, const char *b
 	f = fopen(path, "w");
 	if (!f) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to create file: path=%s errno=%d", path, -rc);
 		return rc;
 	}
 	fprintf(f, "/* Generated by spantap setup from %s: every type of the running kernel. */\n"
@@ -488,13 +463,13 @@ static int write_vmlinux_h(const char *dir, const struct btf *btf, const char *b
 	if (!d) {
 		rc = errno ? -errno : -ENOMEM;
 		fclose(f);
-		set_err(err, errlen, "Failed to start BTF dump: call=btf_dump__new errno=%d", -rc);
+		spantap_set_err(err, errlen, "Failed to start BTF dump: call=btf_dump__new errno=%d", -rc);
 		return rc;
 	}
 	for (__u32 id = 1, n = btf__type_cnt(btf); id < n; id++) {
 		rc = btf_dump__dump_type(d, id);
 		if (rc < 0) {
-			set_err(err, errlen, "Failed to dump BTF type: call=btf_dump__dump_type id=%u errno=%d",
+			spantap_set_err(err, errlen, "Failed to dump BTF type: call=btf_dump__dump_type id=%u errno=%d",
 				id, -rc);
 			break;
 		}
@@ -503,7 +478,7 @@ static int write_vmlinux_h(const char *dir, const struct btf *btf, const char *b
 	fputs("\n#endif /* SPANTAP_VMLINUX_H */\n", f);
 	if (fclose(f) != 0 && rc == 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
+		spantap_set_err(err, errlen, "Failed to write file: path=%s errno=%d", path, -rc);
 	}
 	return rc < 0 ? rc : 0;
 }
@@ -631,7 +606,7 @@ static int install_tree(const char *tmp, const char *final, const char *parent, 
 		}
 	}
 	rc = -errno;
-	set_err(err, errlen, "Failed to move tree into place: from=%s to=%s errno=%d", tmp, final, -rc);
+	spantap_set_err(err, errlen, "Failed to move tree into place: from=%s to=%s errno=%d", tmp, final, -rc);
 	return rc;
 }
 
@@ -660,14 +635,14 @@ static int populate(const struct spantap_kbuild_opts *o, const char *dir, const 
 	if ((rc = write_text(dir, "include/config/kernel.release", path, err, errlen)) < 0 ||
 	    (rc = write_text(dir, "Module.symvers", "", err, errlen)) < 0)
 		return rc;
-	progress(o->progress, "System.map (%zu symbols), .config, kernel.release written (%.1fs)",
+	spantap_progress(o->progress, "System.map (%zu symbols), .config, kernel.release written (%.1fs)",
 		 nsyms, now_s() - t0);
 
 	t0 = now_s();
 	btf = btf__parse(btf_path, NULL);
 	if (!btf) {
 		rc = errno ? -errno : -EINVAL;
-		set_err(err, errlen, "Failed to load kernel BTF: call=btf__parse path=%s errno=%d",
+		spantap_set_err(err, errlen, "Failed to load kernel BTF: call=btf__parse path=%s errno=%d",
 			btf_path, -rc);
 		return rc;
 	}
@@ -689,7 +664,7 @@ static int populate(const struct spantap_kbuild_opts *o, const char *dir, const 
 		if (rc == 0)
 			rc = mkdir_p(path, 0755);
 		if (rc < 0)
-			set_err(err, errlen, "Failed to create directory: path=%s errno=%d", path, -rc);
+			spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", path, -rc);
 	}
 	if (rc == 0)
 		rc = spantap_tp_write_headers(idx, events, path, &tps, err, errlen);
@@ -697,7 +672,7 @@ static int populate(const struct spantap_kbuild_opts *o, const char *dir, const 
 	btf__free(btf);
 	if (rc < 0)
 		return rc;
-	progress(o->progress,
+	spantap_progress(o->progress,
 		 "vmlinux.h and tracepoint headers written (%u tracepoints in %u systems, "
 		 "%u without a tracefs event, %u skipped) (%.1fs)",
 		 tps.events, tps.systems, tps.btf_only, tps.skipped, now_s() - t0);
@@ -710,17 +685,17 @@ static int populate(const struct spantap_kbuild_opts *o, const char *dir, const 
 	if ((rc = spantap_kbuild_stamp(o->btf_path, stamp, sizeof(stamp), err, errlen)) < 0 ||
 	    (rc = write_text(dir, SPANTAP_KBUILD_STAMP, stamp, err, errlen)) < 0)
 		return rc;
-	progress(o->progress, "Makefile and DWARF-only vmlinux written (%.1fs)", now_s() - t0);
+	spantap_progress(o->progress, "Makefile and DWARF-only vmlinux written (%.1fs)", now_s() - t0);
 
 	if (o->warm) {
 		if (!in_path("stap")) {
-			progress(o->progress, "stap not found in PATH: skipping the check run "
+			spantap_progress(o->progress, "stap not found in PATH: skipping the check run "
 					      "(install systemtap, then rerun spantap setup)");
 		} else {
 			t0 = now_s();
 			if ((rc = warm_cache(dir, log, err, errlen)) < 0)
 				return rc;
-			progress(o->progress, "stap -p2 check passed, query cache filled (%.1fs)",
+			spantap_progress(o->progress, "stap -p2 check passed, query cache filled (%.1fs)",
 				 now_s() - t0);
 		}
 	}
@@ -735,19 +710,19 @@ int spantap_kbuild_build(const struct spantap_kbuild_opts *o, char *err, size_t 
 	int rc;
 
 	if (!o || !o->tree_dir || o->tree_dir[0] != '/') {
-		set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d (need an absolute path)",
+		spantap_set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d (need an absolute path)",
 			o && o->tree_dir ? o->tree_dir : "(null)", EINVAL);
 		return -EINVAL;
 	}
 	if (snprintf(final, sizeof(final), "%s", o->tree_dir) >= (int)sizeof(final)) {
-		set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d", o->tree_dir,
+		spantap_set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d", o->tree_dir,
 			ENAMETOOLONG);
 		return -ENAMETOOLONG;
 	}
 	while (strlen(final) > 1 && final[strlen(final) - 1] == '/')
 		final[strlen(final) - 1] = '\0';
 	if (under_modules_dir(final)) {
-		set_err(err, errlen,
+		spantap_set_err(err, errlen,
 			"Failed to build kernel tree: tree_dir=%s errno=%d (refusing to write under "
 			"/lib/modules: choose another state dir)", final, EINVAL);
 		return -EINVAL;
@@ -760,21 +735,21 @@ int spantap_kbuild_build(const struct spantap_kbuild_opts *o, char *err, size_t 
 		*slash = '\0';
 	base = final + strlen(parent) + (slash == parent ? 0 : 1);
 	if ((rc = mkdir_p(parent, 0755)) < 0) {
-		set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
+		spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
 		return rc;
 	}
 	remove_stale_temps(parent, base);
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", strcmp(parent, "/") ? parent : "", base,
 		     (int)getpid()) >= (int)sizeof(tmp) ||
 	    snprintf(log, sizeof(log), "%s.setup.log", final) >= (int)sizeof(log)) {
-		set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d", final,
+		spantap_set_err(err, errlen, "Failed to build kernel tree: tree_dir=%s errno=%d", final,
 			ENAMETOOLONG);
 		return -ENAMETOOLONG;
 	}
 	spantap_rmtree(tmp);
 	if (mkdir(tmp, 0755) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to create directory: path=%s errno=%d", tmp, -rc);
+		spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", tmp, -rc);
 		return rc;
 	}
 	{
@@ -783,7 +758,7 @@ int spantap_kbuild_build(const struct spantap_kbuild_opts *o, char *err, size_t 
 		if (fd >= 0)
 			close(fd);
 	}
-	progress(o->progress, "building kernel tree in %s (log: %s)", tmp, log);
+	spantap_progress(o->progress, "building kernel tree in %s (log: %s)", tmp, log);
 	rc = populate(o, tmp, log, err, errlen);
 	if (rc == 0)
 		rc = install_tree(tmp, final, parent, base, err, errlen);
@@ -794,6 +769,6 @@ int spantap_kbuild_build(const struct spantap_kbuild_opts *o, char *err, size_t 
 	/* Again now: helpers orphaned by a killed earlier run (its make keeps going
 	 * after stap dies) may have written into their temporary tree meanwhile. */
 	remove_stale_temps(parent, base);
-	progress(o->progress, "kernel tree ready: %s", final);
+	spantap_progress(o->progress, "kernel tree ready: %s", final);
 	return 0;
 }

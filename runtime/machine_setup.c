@@ -1,6 +1,7 @@
 /* `spantap setup` machine preparation: detects and creates what SystemTap's
  * BPF runtime needs here (tracefs/debugfs mounts, a kernel build tree, the
  * RLIMIT_MEMLOCK shim) and derives the stap arguments from it. */
+#include "runtime/report.h"
 #include "runtime/machine_setup.h"
 #include "runtime/kbuild_tree.h"
 
@@ -22,33 +23,7 @@
 #define SHIM_NAME "libspantap_memlock.so"
 #define CAP_SYS_RESOURCE_BIT 24
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
 
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void progress(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	fputs("spantap setup: ", f);
-	vfprintf(f, fmt, ap);
-	fputc('\n', f);
-	fflush(f);
-	va_end(ap);
-}
 
 int spantap_setup_state_dir(const char *state_dir, char *out, size_t len)
 {
@@ -192,16 +167,16 @@ static int mount_if_needed(const char *type, const char *dir, FILE *prog, char *
 	int rc;
 
 	if (mounted(type, dir)) {
-		progress(prog, "%s already mounted at %s", type, dir);
+		spantap_progress(prog, "%s already mounted at %s", type, dir);
 		return 0;
 	}
 	if (mount("nodev", dir, type, 0, NULL) < 0) {
 		rc = -errno;
-		set_err(err, errlen, "Failed to mount %s: target=%s errno=%d (%s)%s", type, dir, -rc,
+		spantap_set_err(err, errlen, "Failed to mount %s: target=%s errno=%d (%s)%s", type, dir, -rc,
 			strerror(-rc), rc == -EPERM ? ": run spantap setup as root" : "");
 		return rc;
 	}
-	progress(prog, "mounted %s at %s (undo: umount %s)", type, dir, dir);
+	spantap_progress(prog, "mounted %s at %s (undo: umount %s)", type, dir, dir);
 	return 0;
 }
 
@@ -215,29 +190,29 @@ int spantap_setup_run(const char *state_dir, bool force_rebuild, FILE *prog, cha
 
 	if (spantap_setup_state_dir(state_dir, state, sizeof(state)) < 0 || uname(&u) < 0 ||
 	    snprintf(synth, sizeof(synth), "%s/kbuild/%s", state, u.release) >= PATH_MAX) {
-		set_err(err, errlen, "Failed to resolve state directory: state_dir=%s errno=%d",
+		spantap_set_err(err, errlen, "Failed to resolve state directory: state_dir=%s errno=%d",
 			state_dir ? state_dir : "(default)", ENAMETOOLONG);
 		return -ENAMETOOLONG;
 	}
 	if (state[0] != '/') {
-		set_err(err, errlen, "Failed to use state directory: state_dir=%s errno=%d "
+		spantap_set_err(err, errlen, "Failed to use state directory: state_dir=%s errno=%d "
 				     "(need an absolute path)", state, EINVAL);
 		return -EINVAL;
 	}
-	progress(prog, "state directory %s", state);
+	spantap_progress(prog, "state directory %s", state);
 	if ((rc = mount_if_needed("tracefs", TRACEFS_DIR, prog, err, errlen)) < 0 ||
 	    (rc = mount_if_needed("debugfs", DEBUGFS_DIR, prog, err, errlen)) < 0)
 		return rc;
 
 	if ((rc = spantap_setup_inspect(state, &st)) < 0) {
-		set_err(err, errlen, "Failed to inspect machine: state_dir=%s errno=%d", state, -rc);
+		spantap_set_err(err, errlen, "Failed to inspect machine: state_dir=%s errno=%d", state, -rc);
 		return rc;
 	}
 	if (st.real_kernel_tree && !force_rebuild) {
-		progress(prog, "kernel build tree /lib/modules/%s/build exists: nothing to synthesize",
+		spantap_progress(prog, "kernel build tree /lib/modules/%s/build exists: nothing to synthesize",
 			 u.release);
 	} else if (st.synthesized_tree && !force_rebuild) {
-		progress(prog, "kernel tree %s is up to date", synth);
+		spantap_progress(prog, "kernel tree %s is up to date", synth);
 	} else {
 		struct spantap_kbuild_opts o = {
 			.tree_dir = synth, .warm = true, .progress = prog,
@@ -248,20 +223,20 @@ int spantap_setup_run(const char *state_dir, bool force_rebuild, FILE *prog, cha
 		if ((rc = spantap_kbuild_build(&o, err, errlen)) < 0)
 			return rc;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		progress(prog, "kernel tree synthesized in %.1fs",
+		spantap_progress(prog, "kernel tree synthesized in %.1fs",
 			 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	}
 
 	if (spantap_setup_inspect(state, &st) == 0 && st.memlock_shim) {
-		progress(prog, "memlock shim %s", st.shim_path);
+		spantap_progress(prog, "memlock shim %s", st.shim_path);
 	} else if (spantap_setup_memlock_shim_needed()) {
-		set_err(err, errlen,
+		spantap_set_err(err, errlen,
 			"Failed to find memlock shim: name=" SHIM_NAME " errno=%d (stapbpf cannot "
 			"raise RLIMIT_MEMLOCK here; reinstall spantap or set SPANTAP_MEMLOCK_SHIM)",
 			ENOENT);
 		return -ENOENT;
 	} else {
-		progress(prog, "memlock shim not found, not needed (RLIMIT_MEMLOCK can be raised)");
+		spantap_progress(prog, "memlock shim not found, not needed (RLIMIT_MEMLOCK can be raised)");
 	}
 	return 0;
 }
@@ -273,7 +248,7 @@ int spantap_setup_bpf_args(const struct spantap_setup_status *st, const char **a
 
 	*ld_preload_out = NULL;
 	if (max < 4) {
-		set_err(err, errlen, "Failed to build stap arguments: max=%zu errno=%d (need 4)", max,
+		spantap_set_err(err, errlen, "Failed to build stap arguments: max=%zu errno=%d (need 4)", max,
 			ENOSPC);
 		return -ENOSPC;
 	}
@@ -285,7 +260,7 @@ int spantap_setup_bpf_args(const struct spantap_setup_status *st, const char **a
 		argv_out[n++] = "--compatible=4.2";
 	} else if (!st->real_kernel_tree) {
 		argv_out[0] = NULL;
-		set_err(err, errlen,
+		spantap_set_err(err, errlen,
 			"Failed to find a kernel build tree: tree_dir=%s errno=%d: run `spantap setup` "
 			"(as root) first", st->tree_dir, ENOENT);
 		return -ENOENT;
@@ -295,7 +270,7 @@ int spantap_setup_bpf_args(const struct spantap_setup_status *st, const char **a
 		*ld_preload_out = st->shim_path;
 	} else if (spantap_setup_memlock_shim_needed()) {
 		argv_out[0] = NULL;
-		set_err(err, errlen,
+		spantap_set_err(err, errlen,
 			"Failed to find memlock shim: name=" SHIM_NAME " errno=%d: run `spantap setup` "
 			"to check the installation", ENOENT);
 		return -ENOENT;

@@ -3,6 +3,7 @@
 # Included by the top Makefile.am; paths are relative to the top directory.
 
 libspantap_la_SOURCES += \
+	runtime/report.h runtime/report.c \
 	runtime/machine_setup.h runtime/machine_setup.c \
 	runtime/kbuild_tree.h runtime/kbuild_tree.c \
 	runtime/tracepoint_headers.h runtime/tracepoint_headers.c
