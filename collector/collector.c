@@ -38,6 +38,7 @@ struct spantap_collector {
   char *line;          /* partial line carried between feeds */
   size_t line_len, line_cap;
   bool line_overflow;
+  bool bpf_stacks; /* stacks come from the BPF runtime's walk (slot 1 is a guess) */
   unsigned in_batch;
 };
 
@@ -52,6 +53,7 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   c->opts = *opts;
   if (!c->opts.batch_records)
     c->opts.batch_records = 20000;
+  c->bpf_stacks = true; /* until a BEGIN record names the runtime */
   c->procs = spantap_proc_mirror_new();
   c->modules = spantap_intern_new();
   c->frames = spantap_intern_new();
@@ -228,18 +230,8 @@ static int on_mapping(struct spantap_collector *c, const struct spantap_record *
   c->opts.save_stream = NULL; /* the line itself is already copied */
   int rc = add_mapping(&e, &m);
   c->opts.save_stream = saved;
-  if (rc == 0) {
-    struct spantap_mapping *all = malloc((p->nmaps + 1) * sizeof *all);
-    if (!all) {
-      free(m.maps);
-      return -ENOMEM;
-    }
-    if (p->nmaps)
-      memcpy(all, p->maps, p->nmaps * sizeof *all);
-    all[p->nmaps] = m.maps[0];
-    rc = spantap_process_set_maps(p, all, p->nmaps + 1);
-    free(all);
-  }
+  if (rc == 0)
+    rc = spantap_process_add_mapping(p, &m.maps[0]);
   free(m.maps);
   return rc;
 }
@@ -273,21 +265,12 @@ static int64_t module_by_file(struct spantap_collector *c, const char *name, uin
   return 0;
 }
 
-/* Adds one executable mapping to P's mirror (kept sorted). */
+/* Adds one executable mapping to P's mirror. */
 static int add_exec_mapping(struct spantap_process *p, uint64_t start, uint64_t end,
                             uint64_t pgoff, int64_t mod) {
-  struct spantap_mapping *all = malloc((p->nmaps + 1) * sizeof *all);
-  if (!all)
-    return -ENOMEM;
-  size_t n = 0;
-  for (size_t i = 0; i < p->nmaps; i++)
-    if (p->maps[i].end <= start || p->maps[i].start >= end) /* drop what it replaces */
-      all[n++] = p->maps[i];
-  all[n++] = (struct spantap_mapping){.start = start, .end = end, .pgoff = pgoff,
-                                      .module_id = mod, .executable = true};
-  int rc = spantap_process_set_maps(p, all, n);
-  free(all);
-  return rc;
+  struct spantap_mapping m = {.start = start, .end = end, .pgoff = pgoff, .module_id = mod,
+                              .executable = true};
+  return spantap_process_add_mapping(p, &m);
 }
 
 /* An XMAP record: an executable file mapping the script saw created. */
@@ -372,7 +355,6 @@ static int64_t stack_id(struct spantap_collector *c, struct spantap_process *p,
   int64_t seen_modules[SPANTAP_MAX_FRAMES];
   unsigned n = 0, nseen = 0, flags = r->stack_flags;
   int64_t app_frame = 0;
-  bool bpf = strcmp(c->stats.runtime, "kernel") != 0;
   for (unsigned i = 0; i < r->nframes && n < c->opts.stack_depth; i++) {
     uint64_t addr = r->frames[i];
     const struct spantap_mapping *m = spantap_process_find_mapping(p, addr);
@@ -383,7 +365,7 @@ static int64_t stack_id(struct spantap_collector *c, struct spantap_process *p,
     }
     /* Slot 1 of a BPF stack is a guess (a word near sp): keep it only when it
      * points into code. */
-    if (bpf && r->frame_slot[i] == 1 && (!m || !m->executable))
+    if (c->bpf_stacks && r->frame_slot[i] == 1 && (!m || !m->executable))
       continue;
     if (!m)
       flags |= SPANTAP_STACK_UNWIND_BROKEN;
@@ -513,6 +495,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
   case SPANTAP_REC_BEGIN:
     c->stats.begin_seen = true;
     snprintf(c->stats.runtime, sizeof c->stats.runtime, "%.*s", (int)r->text_len, r->text);
+    c->bpf_stacks = strcmp(c->stats.runtime, "kernel") != 0;
     if (v[SPANTAP_BEGIN_format_version] != SPANTAP_RECORD_FORMAT_VERSION)
       return -EPROTO;
     return spantap_store_meta(c->store, "runtime", c->stats.runtime, 0);

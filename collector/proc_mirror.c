@@ -139,6 +139,20 @@ int spantap_process_set_maps(struct spantap_process *p, const struct spantap_map
   return 0;
 }
 
+int spantap_process_add_mapping(struct spantap_process *p, const struct spantap_mapping *m) {
+  struct spantap_mapping *all = malloc((p->nmaps + 1) * sizeof *all);
+  if (!all)
+    return -ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < p->nmaps; i++)
+    if (p->maps[i].end <= m->start || p->maps[i].start >= m->end)
+      all[n++] = p->maps[i];
+  all[n++] = *m;
+  int rc = spantap_process_set_maps(p, all, n);
+  free(all);
+  return rc;
+}
+
 const struct spantap_mapping *spantap_process_find_mapping(const struct spantap_process *p,
                                                            uint64_t addr) {
   size_t lo = 0, hi = p->nmaps;

@@ -50,6 +50,10 @@ void spantap_proc_mirror_foreach(struct spantap_proc_mirror *m,
 int spantap_process_set_maps(struct spantap_process *p, const struct spantap_mapping *maps,
                              size_t n);
 
+/* Adds mapping M to P, replacing any mapping it overlaps (a new mmap over an
+ * old range replaces it). Returns 0 or -ENOMEM (P unchanged). */
+int spantap_process_add_mapping(struct spantap_process *p, const struct spantap_mapping *m);
+
 /* The mapping of P that contains ADDR, or NULL. */
 const struct spantap_mapping *spantap_process_find_mapping(const struct spantap_process *p,
                                                            uint64_t addr);
