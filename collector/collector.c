@@ -486,7 +486,7 @@ static int on_syscall(struct spantap_collector *c, const struct spantap_record *
   int64_t args[3] = {v[SPANTAP_SYSCALL_arg0], v[SPANTAP_SYSCALL_arg1], v[SPANTAP_SYSCALL_arg2]};
   return spantap_store_syscall(c->store, ts, v[SPANTAP_SYSCALL_dur], p->pid,
                                v[SPANTAP_SYSCALL_tid], v[SPANTAP_SYSCALL_nr], info.name, cls,
-                               args, v[SPANTAP_SYSCALL_ret], sid, cid);
+                               args, v[SPANTAP_SYSCALL_ret], sid, cid, 0);
 }
 
 static int on_record(struct spantap_collector *c, const struct spantap_record *r) {
@@ -619,7 +619,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
   case SPANTAP_REC_OFFCPU:
     return spantap_store_offcpu(c->store, v[SPANTAP_OFFCPU_ts], v[SPANTAP_OFFCPU_dur],
                                 v[SPANTAP_OFFCPU_pid], v[SPANTAP_OFFCPU_tid],
-                                v[SPANTAP_OFFCPU_state]);
+                                v[SPANTAP_OFFCPU_state], 0);
   case SPANTAP_REC_PAGEFAULT: {
     int64_t ts = v[SPANTAP_PAGEFAULT_ts];
     struct spantap_process *p = process_for(c, v[SPANTAP_PAGEFAULT_pid], ts);
@@ -630,7 +630,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       return (int)sid;
     return spantap_store_page_fault(c->store, ts, p->pid, v[SPANTAP_PAGEFAULT_tid],
                                     (uint64_t)v[SPANTAP_PAGEFAULT_address],
-                                    v[SPANTAP_PAGEFAULT_error_code], sid);
+                                    v[SPANTAP_PAGEFAULT_error_code], sid, 0);
   }
   case SPANTAP_REC_MAPPING:
     return on_mapping(c, r);

@@ -12,6 +12,58 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Spans and traces, derived by collector/spans.c; documented in docs/schema.md. */
+#define SPAN_SCHEMA_SQL                                                                      \
+  "CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id INTEGER NOT NULL,\n"                 \
+  "  parent_id INTEGER REFERENCES spans(id), kind TEXT NOT NULL, pid INTEGER NOT NULL,\n"     \
+  "  tid INTEGER NOT NULL, service TEXT, conn_id INTEGER REFERENCES connections(id),\n"      \
+  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"         \
+  "  status TEXT NOT NULL, depth INTEGER NOT NULL, critical INTEGER NOT NULL,\n"             \
+  "  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, syscalls INTEGER NOT NULL,\n"    \
+  "  net_ns INTEGER NOT NULL, file_ns INTEGER NOT NULL, mem_ns INTEGER NOT NULL,\n"          \
+  "  proc_ns INTEGER NOT NULL, other_ns INTEGER NOT NULL, offcpu_ns INTEGER NOT NULL,\n"     \
+  "  switches INTEGER NOT NULL, page_faults INTEGER NOT NULL,\n"                            \
+  "  start_stack_id INTEGER REFERENCES stacks(id), end_stack_id INTEGER REFERENCES stacks(id));\n" \
+  "CREATE TABLE span_edges (parent_id INTEGER NOT NULL REFERENCES spans(id),\n"              \
+  "  child_id INTEGER NOT NULL REFERENCES spans(id), kind TEXT NOT NULL);\n"                 \
+  "CREATE TABLE traces (id INTEGER PRIMARY KEY, root_span_id INTEGER REFERENCES spans(id),\n" \
+  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"         \
+  "  spans INTEGER NOT NULL, depth INTEGER NOT NULL, services TEXT, critical_path TEXT,\n"   \
+  "  complete INTEGER NOT NULL);\n"                                                           \
+  SPAN_VIEWS_SQL
+
+/* Ready answers to the common questions; docs/queries.md shows each. */
+#define SPAN_VIEWS_SQL                                                                       \
+  "CREATE VIEW span_syscalls AS SELECT span_id, id AS syscall_id, ts_ns, dur_ns, pid, tid,\n" \
+  "  name, class, ret, stack_id, conn_id FROM syscalls WHERE span_id IS NOT NULL;\n"        \
+  "CREATE VIEW call_sites AS SELECT k.id AS stack_id, coalesce(f.function ||\n"             \
+  "  printf('+0x%x', f.offset), printf('0x%x', f.rel_addr), '(no app frame)') AS call_site,\n" \
+  "  f.file, f.line, m.path AS module FROM stacks k LEFT JOIN frames f ON f.id = k.app_frame_id\n" \
+  "  LEFT JOIN modules m ON m.id = f.module_id;\n"                                          \
+  "CREATE VIEW span_stacks AS SELECT s.span_id, s.stack_id, cs.call_site, count(*) AS syscalls,\n" \
+  "  sum(s.dur_ns) AS dur_ns FROM syscalls s LEFT JOIN call_sites cs ON cs.stack_id = s.stack_id\n" \
+  "  WHERE s.span_id IS NOT NULL GROUP BY s.span_id, s.stack_id;\n"                         \
+  "CREATE VIEW slowest_traces AS SELECT t.id AS trace_id, t.dur_ns / 1e6 AS dur_ms, t.spans,\n" \
+  "  t.depth, r.service AS root_service, t.services, t.critical_path, t.start_ns, t.complete\n" \
+  "  FROM traces t LEFT JOIN spans r ON r.id = t.root_span_id ORDER BY t.dur_ns DESC;\n"    \
+  "CREATE VIEW service_time AS SELECT service, kind, count(*) AS spans,\n"                  \
+  "  sum(dur_ns) / 1e6 AS total_ms, avg(dur_ns) / 1e6 AS avg_ms, max(dur_ns) / 1e6 AS max_ms,\n" \
+  "  sum(net_ns) / 1e6 AS net_ms, sum(file_ns) / 1e6 AS file_ms, sum(mem_ns) / 1e6 AS mem_ms,\n" \
+  "  sum(proc_ns + other_ns) / 1e6 AS other_ms, sum(offcpu_ns) / 1e6 AS offcpu_ms,\n"       \
+  "  sum(page_faults) AS page_faults, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out\n" \
+  "  FROM spans GROUP BY service, kind ORDER BY sum(dur_ns) DESC;\n"                        \
+  "CREATE VIEW dual_space AS SELECT s.name AS syscall, coalesce(cs.call_site, '(no stack)')\n" \
+  "  AS call_site, count(*) AS calls, sum(s.dur_ns) / 1e6 AS total_ms FROM syscalls s\n"    \
+  "  LEFT JOIN call_sites cs ON cs.stack_id = s.stack_id GROUP BY 1, 2 ORDER BY 4 DESC;\n"  \
+  "CREATE VIEW slow_vs_fast AS WITH ranked AS (SELECT *, ntile(10) OVER (PARTITION BY\n"   \
+  "  service ORDER BY dur_ns DESC) AS decile FROM spans WHERE kind = 'server')\n"           \
+  "  SELECT service, CASE WHEN decile = 1 THEN 'slow' ELSE 'fast' END AS grp,\n"            \
+  "  count(*) AS spans, avg(dur_ns) / 1e6 AS avg_ms, avg(net_ns) / 1e6 AS net_ms,\n"        \
+  "  avg(file_ns) / 1e6 AS file_ms, avg(mem_ns) / 1e6 AS mem_ms,\n"                         \
+  "  avg(offcpu_ns) / 1e6 AS offcpu_ms, avg(switches) AS switches,\n"                       \
+  "  avg(page_faults) AS page_faults, avg(syscalls) AS syscalls, avg(bytes_in) AS bytes_in,\n" \
+  "  avg(bytes_out) AS bytes_out FROM ranked GROUP BY service, grp ORDER BY service, grp DESC;\n"
+
 static const char schema_sql[] =
     "CREATE TABLE recording (key TEXT PRIMARY KEY, text_value TEXT, num_value INTEGER);\n"
     "CREATE TABLE processes (pid INTEGER PRIMARY KEY, ppid INTEGER, exe TEXT, start_ns INTEGER,\n"
@@ -35,14 +87,17 @@ static const char schema_sql[] =
     "CREATE TABLE syscalls (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"
     "  pid INTEGER NOT NULL, tid INTEGER NOT NULL, nr INTEGER NOT NULL, name TEXT, class TEXT,\n"
     "  arg0 INTEGER, arg1 INTEGER, arg2 INTEGER, ret INTEGER,\n"
-    "  stack_id INTEGER REFERENCES stacks(id), conn_id INTEGER REFERENCES connections(id));\n"
+    "  stack_id INTEGER REFERENCES stacks(id), conn_id INTEGER REFERENCES connections(id),\n"
+    "  span_id INTEGER REFERENCES spans(id));\n"
     "CREATE TABLE tcp_states (ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER,\n"
     "  conn_id INTEGER REFERENCES connections(id), old_state TEXT, new_state TEXT,\n"
     "  stack_id INTEGER REFERENCES stacks(id));\n"
     "CREATE TABLE offcpu (ts_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL, pid INTEGER,\n"
-    "  tid INTEGER, state INTEGER);\n"
+    "  tid INTEGER, state INTEGER, span_id INTEGER REFERENCES spans(id));\n"
     "CREATE TABLE page_faults (ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, address INTEGER,\n"
-    "  error_code INTEGER, stack_id INTEGER REFERENCES stacks(id));\n"
+    "  error_code INTEGER, stack_id INTEGER REFERENCES stacks(id),\n"
+    "  span_id INTEGER REFERENCES spans(id));\n"
+    SPAN_SCHEMA_SQL
     "CREATE VIEW events AS\n"
     "  SELECT ts_ns, 'syscall' AS kind, pid, tid, name AS what, dur_ns FROM syscalls\n"
     "  UNION ALL SELECT ts_ns, kind, pid, tid, path, NULL FROM process_events\n"
@@ -61,11 +116,16 @@ static const char index_sql[] =
 
     "CREATE INDEX IF NOT EXISTS process_events_pid ON process_events(pid, ts_ns);\n"
     "CREATE INDEX IF NOT EXISTS tcp_states_conn ON tcp_states(conn_id);\n"
-    "CREATE INDEX IF NOT EXISTS mappings_pid ON mappings(pid, start);\n";
+    "CREATE INDEX IF NOT EXISTS mappings_pid ON mappings(pid, start);\n"
+    "CREATE INDEX IF NOT EXISTS syscalls_span ON syscalls(span_id) WHERE span_id IS NOT NULL;\n"
+    "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id);\n"
+    "CREATE INDEX IF NOT EXISTS span_edges_parent ON span_edges(parent_id);\n"
+    "CREATE INDEX IF NOT EXISTS span_edges_child ON span_edges(child_id);\n";
 
 enum stmt_id {
   ST_META, ST_PROCESS, ST_THREAD, ST_PROC_EVENT, ST_MAPPING, ST_MODULE, ST_FRAME, ST_STACK,
-  ST_STACK_FRAME, ST_CONN, ST_SYSCALL, ST_TCP, ST_OFFCPU, ST_FAULT, ST__COUNT
+  ST_STACK_FRAME, ST_CONN, ST_SYSCALL, ST_TCP, ST_OFFCPU, ST_FAULT, ST_SPAN, ST_SPAN_EDGE,
+  ST_TRACE, ST__COUNT
 };
 
 static const char *const stmt_sql[ST__COUNT] = {
@@ -89,10 +149,15 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_STACK_FRAME] = "INSERT INTO stack_frames VALUES (?, ?, ?)",
     [ST_CONN] = "INSERT INTO connections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_SYSCALL] = "INSERT INTO syscalls (ts_ns, dur_ns, pid, tid, nr, name, class, arg0, arg1,"
-                   " arg2, ret, stack_id, conn_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   " arg2, ret, stack_id, conn_id, span_id)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_TCP] = "INSERT INTO tcp_states VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [ST_OFFCPU] = "INSERT INTO offcpu VALUES (?, ?, ?, ?, ?)",
-    [ST_FAULT] = "INSERT INTO page_faults VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_OFFCPU] = "INSERT INTO offcpu VALUES (?, ?, ?, ?, ?, ?)",
+    [ST_FAULT] = "INSERT INTO page_faults VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_SPAN] = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_SPAN_EDGE] = "INSERT INTO span_edges VALUES (?, ?, ?)",
+    [ST_TRACE] = "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 struct spantap_store {
@@ -376,7 +441,8 @@ int spantap_store_connection(struct spantap_store *s, int64_t id, int family, in
 
 int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
                           int64_t tid, int64_t nr, const char *name, const char *class_name,
-                          const int64_t args[3], int64_t ret, int64_t stack_id, int64_t conn_id) {
+                          const int64_t args[3], int64_t ret, int64_t stack_id, int64_t conn_id,
+                          int64_t span_id) {
   sqlite3_stmt *st = s->st[ST_SYSCALL];
   sqlite3_bind_int64(st, 1, ts);
   sqlite3_bind_int64(st, 2, dur);
@@ -391,6 +457,7 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
   sqlite3_bind_int64(st, 11, ret);
   bind_id(st, 12, stack_id);
   bind_id(st, 13, conn_id);
+  bind_id(st, 14, span_id);
   return step(s, ST_SYSCALL);
 }
 
@@ -413,18 +480,20 @@ int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, in
 }
 
 int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
-                         int64_t tid, int64_t state) {
+                         int64_t tid, int64_t state, int64_t span_id) {
   sqlite3_stmt *st = s->st[ST_OFFCPU];
   sqlite3_bind_int64(st, 1, ts);
   sqlite3_bind_int64(st, 2, dur);
   sqlite3_bind_int64(st, 3, pid);
   sqlite3_bind_int64(st, 4, tid);
   sqlite3_bind_int64(st, 5, state);
+  bind_id(st, 6, span_id);
   return step(s, ST_OFFCPU);
 }
 
 int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
-                             uint64_t address, int64_t error_code, int64_t stack_id) {
+                             uint64_t address, int64_t error_code, int64_t stack_id,
+                             int64_t span_id) {
   sqlite3_stmt *st = s->st[ST_FAULT];
   sqlite3_bind_int64(st, 1, ts);
   sqlite3_bind_int64(st, 2, pid);
@@ -432,5 +501,56 @@ int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, i
   sqlite3_bind_int64(st, 4, (int64_t)address);
   sqlite3_bind_int64(st, 5, error_code);
   bind_id(st, 6, stack_id);
+  bind_id(st, 7, span_id);
   return step(s, ST_FAULT);
+}
+
+int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r) {
+  sqlite3_stmt *st = s->st[ST_SPAN];
+  const int64_t nums[] = {r->bytes_in, r->bytes_out, r->syscalls,  r->net_ns,
+                          r->file_ns,  r->mem_ns,    r->proc_ns,   r->other_ns,
+                          r->offcpu_ns, r->switches, r->page_faults};
+  sqlite3_bind_int64(st, 1, r->id);
+  sqlite3_bind_int64(st, 2, r->trace_id);
+  bind_id(st, 3, r->parent_id);
+  bind_text(st, 4, r->kind);
+  sqlite3_bind_int64(st, 5, r->pid);
+  sqlite3_bind_int64(st, 6, r->tid);
+  bind_text(st, 7, r->service);
+  bind_id(st, 8, r->conn_id);
+  sqlite3_bind_int64(st, 9, r->start_ns);
+  sqlite3_bind_int64(st, 10, r->end_ns);
+  sqlite3_bind_int64(st, 11, r->end_ns - r->start_ns);
+  bind_text(st, 12, r->status);
+  sqlite3_bind_int(st, 13, r->depth);
+  sqlite3_bind_int(st, 14, r->critical);
+  for (int i = 0; i < (int)(sizeof nums / sizeof nums[0]); i++)
+    sqlite3_bind_int64(st, 15 + i, nums[i]);
+  bind_id(st, 26, r->start_stack_id);
+  bind_id(st, 27, r->end_stack_id);
+  return step(s, ST_SPAN);
+}
+
+int spantap_store_span_edge(struct spantap_store *s, int64_t parent_id, int64_t child_id,
+                            const char *kind) {
+  sqlite3_stmt *st = s->st[ST_SPAN_EDGE];
+  sqlite3_bind_int64(st, 1, parent_id);
+  sqlite3_bind_int64(st, 2, child_id);
+  bind_text(st, 3, kind);
+  return step(s, ST_SPAN_EDGE);
+}
+
+int spantap_store_trace(struct spantap_store *s, const struct spantap_trace_row *r) {
+  sqlite3_stmt *st = s->st[ST_TRACE];
+  sqlite3_bind_int64(st, 1, r->id);
+  bind_id(st, 2, r->root_span_id);
+  sqlite3_bind_int64(st, 3, r->start_ns);
+  sqlite3_bind_int64(st, 4, r->end_ns);
+  sqlite3_bind_int64(st, 5, r->end_ns - r->start_ns);
+  sqlite3_bind_int64(st, 6, r->spans);
+  sqlite3_bind_int(st, 7, r->depth);
+  bind_text(st, 8, r->services);
+  bind_text(st, 9, r->critical_path);
+  sqlite3_bind_int(st, 10, r->complete);
+  return step(s, ST_TRACE);
 }
