@@ -15,13 +15,19 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "collector/event.h"
 #include "collector/intern.h"
 #include "collector/proc_mirror.h"
+#include "collector/reorder.h"
+#include "collector/spans.h"
 #include "collector/stream_parse.h"
+#include "collector/u64_map.h"
 #include "runtime/syscall_table.h"
 
 #define LINE_MAX_BYTES 65536
 #define MAPS_READS_MAX 16 /* rereads of /proc/PID/maps on unknown addresses */
+#define REORDER_WINDOW_NS_DEFAULT 250000000LL
+#define REORDER_MAX_EVENTS_DEFAULT (1u << 18)
 
 struct spantap_collector {
   struct spantap_store *store;
@@ -40,7 +46,21 @@ struct spantap_collector {
   bool line_overflow;
   bool bpf_stacks; /* stacks come from the BPF runtime's walk (slot 1 is a guess) */
   unsigned in_batch;
+  struct spantap_reorder *window;      /* events on their way to the span engine */
+  struct spantap_span_engine *spans;
+  struct spantap_u64_map *services;    /* pid -> owned executable file name */
 };
+
+static int sink_event_row(void *ctx, const struct spantap_event *e, int64_t span_id);
+static int sink_span(void *ctx, const struct spantap_span_row *row);
+static int sink_edge(void *ctx, int64_t parent_id, int64_t child_id, const char *kind);
+static int sink_trace(void *ctx, const struct spantap_trace_row *row);
+static const char *sink_service(void *ctx, int64_t pid);
+
+static int release_to_spans(const struct spantap_event *e, void *ctx) {
+  struct spantap_collector *c = ctx;
+  return spantap_span_engine_event(c->spans, e);
+}
 
 int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer *sym,
                           const struct spantap_collector_opts *opts,
@@ -53,15 +73,30 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   c->opts = *opts;
   if (!c->opts.batch_records)
     c->opts.batch_records = 20000;
+  if (!c->opts.reorder_window_ns)
+    c->opts.reorder_window_ns = REORDER_WINDOW_NS_DEFAULT;
+  if (!c->opts.reorder_max_events)
+    c->opts.reorder_max_events = REORDER_MAX_EVENTS_DEFAULT;
+  struct spantap_span_sink sink = {.ctx = c, .event_row = sink_event_row, .span = sink_span,
+                                   .edge = sink_edge, .trace = sink_trace,
+                                   .service = sink_service};
+  if (spantap_span_engine_new(&sink, &c->spans) < 0 ||
+      spantap_reorder_new(c->opts.reorder_window_ns, c->opts.reorder_max_events,
+                          release_to_spans, c, &c->window) < 0) {
+    spantap_collector_destroy(c);
+    return -ENOMEM;
+  }
   c->bpf_stacks = true; /* until a BEGIN record names the runtime */
   c->procs = spantap_proc_mirror_new();
   c->modules = spantap_intern_new();
   c->frames = spantap_intern_new();
   c->stacks = spantap_intern_new();
   c->conns = spantap_intern_new();
+  c->services = spantap_u64_map_new();
   c->line_cap = 4096;
   c->line = malloc(c->line_cap);
-  if (!c->procs || !c->modules || !c->frames || !c->stacks || !c->conns || !c->line) {
+  if (!c->procs || !c->modules || !c->frames || !c->stacks || !c->conns || !c->services ||
+      !c->line) {
     spantap_collector_destroy(c);
     return -ENOMEM;
   }
@@ -69,9 +104,20 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   return 0;
 }
 
+static void free_service(uint64_t pid, void *name, void *ctx) {
+  (void)pid;
+  (void)ctx;
+  free(name);
+}
+
 void spantap_collector_destroy(struct spantap_collector *c) {
   if (!c)
     return;
+  spantap_reorder_destroy(c->window);
+  spantap_span_engine_destroy(c->spans);
+  if (c->services)
+    spantap_u64_map_foreach(c->services, free_service, NULL);
+  spantap_u64_map_destroy(c->services);
   spantap_proc_mirror_destroy(c->procs);
   spantap_intern_destroy(c->modules);
   spantap_intern_destroy(c->frames);
@@ -170,6 +216,18 @@ static int add_mapping(const struct spantap_maps_entry *e, void *vctx) {
   return 0;
 }
 
+/* Remembers PATH's file name as the service name of process PID (kept after
+ * the process exits: its last events are still in the reorder window). */
+static void remember_service(struct spantap_collector *c, int64_t pid, const char *path) {
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  char *name = strdup(base);
+  if (!name)
+    return;
+  free(spantap_u64_map_remove(c->services, (uint64_t)pid));
+  if (spantap_u64_map_put(c->services, (uint64_t)pid, name) < 0)
+    free(name);
+}
+
 static void set_main_module(struct spantap_collector *c, struct spantap_process *p,
                             const char *exe) {
   if (!exe || exe[0] != '/')
@@ -179,6 +237,7 @@ static void set_main_module(struct spantap_collector *c, struct spantap_process 
     p->main_module_id = id;
   free(p->exe);
   p->exe = strdup(exe);
+  remember_service(c, p->pid, exe);
 }
 
 /* Rereads /proc/PID/maps of a live process. Returns 0, or -EIO on store failure. */
@@ -456,37 +515,97 @@ static const char *class_name(unsigned classes) {
   return "other";
 }
 
+/* The socket addresses of an NC or TCP record, whose layouts share an order
+ * from family on (FAMILY_FIELD is the index of its family field). */
+static struct spantap_endpoints record_ends(const int64_t *v, int family_field, int proto) {
+  const int64_t *f = v + family_field;
+  bool netcall = family_field == SPANTAP_NETCALL_family;
+  int k = netcall ? 2 : 1; /* NC has proto after family; TCP does not */
+  return (struct spantap_endpoints){.family = (int)f[0], .proto = netcall ? (int)f[1] : proto,
+                                    .lport = (int)f[k], .rport = (int)f[k + 1],
+                                    .laddr_hi = f[k + 2], .laddr_lo = f[k + 3],
+                                    .raddr_hi = f[k + 4], .raddr_lo = f[k + 5]};
+}
+
 static int on_syscall(struct spantap_collector *c, const struct spantap_record *r, bool net) {
   const int64_t *v = r->v;
   int64_t ts = v[SPANTAP_SYSCALL_ts];
   struct spantap_process *p = process_for(c, v[SPANTAP_SYSCALL_pid], ts);
   if (!p)
     return -ENOMEM;
-  int64_t sid = stack_id(c, p, r, ts);
-  if (sid < 0)
-    return (int)sid;
-  int64_t cid = 0;
+  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = ts, .dur = v[SPANTAP_SYSCALL_dur],
+                            .pid = p->pid, .tid = v[SPANTAP_SYSCALL_tid],
+                            .nr = v[SPANTAP_SYSCALL_nr], .ret = v[SPANTAP_SYSCALL_ret],
+                            .args = {v[SPANTAP_SYSCALL_arg0], v[SPANTAP_SYSCALL_arg1],
+                                     v[SPANTAP_SYSCALL_arg2]}};
+  e.stack_id = stack_id(c, p, r, ts);
+  if (e.stack_id < 0)
+    return (int)e.stack_id;
   if (net) {
-    cid = conn_id(c, (int)v[SPANTAP_NETCALL_family], (int)v[SPANTAP_NETCALL_proto],
-                  v[SPANTAP_NETCALL_lport], v[SPANTAP_NETCALL_rport], v[SPANTAP_NETCALL_laddr_hi],
-                  v[SPANTAP_NETCALL_laddr_lo], v[SPANTAP_NETCALL_raddr_hi],
-                  v[SPANTAP_NETCALL_raddr_lo], v[SPANTAP_NETCALL_sock]);
-    if (cid < 0)
-      return (int)cid;
+    e.ends = record_ends(v, SPANTAP_NETCALL_family, 0);
+    e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
+    e.conn_id = conn_id(c, e.ends.family, e.ends.proto, e.ends.lport, e.ends.rport,
+                        e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
+                        v[SPANTAP_NETCALL_sock]);
+    if (e.conn_id < 0)
+      return (int)e.conn_id;
   }
   struct spantap_syscall_info info = {0};
-  char unnamed[32];
-  if (spantap_syscall_info(v[SPANTAP_SYSCALL_nr], &info) < 0 || !info.name) {
-    snprintf(unnamed, sizeof unnamed, "syscall_%" PRId64, v[SPANTAP_SYSCALL_nr]);
-    info.name = unnamed;
+  if (spantap_syscall_info(e.nr, &info) < 0)
     info.classes = SPANTAP_CLASS_OTHER;
-  }
   /* read/write & co. count as network I/O when they hit a socket */
-  const char *cls = net && (info.classes & SPANTAP_CLASS_NET) ? "net" : class_name(info.classes);
-  int64_t args[3] = {v[SPANTAP_SYSCALL_arg0], v[SPANTAP_SYSCALL_arg1], v[SPANTAP_SYSCALL_arg2]};
-  return spantap_store_syscall(c->store, ts, v[SPANTAP_SYSCALL_dur], p->pid,
-                               v[SPANTAP_SYSCALL_tid], v[SPANTAP_SYSCALL_nr], info.name, cls,
-                               args, v[SPANTAP_SYSCALL_ret], sid, cid, 0);
+  e.class_name = net && (info.classes & SPANTAP_CLASS_NET) ? "net" : class_name(info.classes);
+  return spantap_reorder_push(c->window, &e);
+}
+
+/* ---- span engine sink: rows that wait for their span, spans, traces ---------- */
+
+static int sink_event_row(void *ctx, const struct spantap_event *e, int64_t span_id) {
+  struct spantap_collector *c = ctx;
+  int rc = 0;
+  switch (e->kind) {
+  case SPANTAP_EV_SYSCALL: {
+    struct spantap_syscall_info info = {0};
+    char unnamed[32];
+    if (spantap_syscall_info(e->nr, &info) < 0 || !info.name) {
+      snprintf(unnamed, sizeof unnamed, "syscall_%" PRId64, e->nr);
+      info.name = unnamed;
+    }
+    rc = spantap_store_syscall(c->store, e->ts, e->dur, e->pid, e->tid, e->nr, info.name,
+                               e->class_name, e->args, e->ret, e->stack_id, e->conn_id, span_id);
+    break;
+  }
+  case SPANTAP_EV_OFFCPU:
+    rc = spantap_store_offcpu(c->store, e->ts, e->dur, e->pid, e->tid, e->state, span_id);
+    break;
+  case SPANTAP_EV_PAGEFAULT:
+    rc = spantap_store_page_fault(c->store, e->ts, e->pid, e->tid, e->address, e->error_code,
+                                  e->stack_id, span_id);
+    break;
+  default:
+    break;
+  }
+  return rc < 0 ? -EIO : 0;
+}
+
+static int sink_span(void *ctx, const struct spantap_span_row *row) {
+  struct spantap_collector *c = ctx;
+  return spantap_store_span(c->store, row) < 0 ? -EIO : 0;
+}
+
+static int sink_edge(void *ctx, int64_t parent_id, int64_t child_id, const char *kind) {
+  struct spantap_collector *c = ctx;
+  return spantap_store_span_edge(c->store, parent_id, child_id, kind) < 0 ? -EIO : 0;
+}
+
+static int sink_trace(void *ctx, const struct spantap_trace_row *row) {
+  struct spantap_collector *c = ctx;
+  return spantap_store_trace(c->store, row) < 0 ? -EIO : 0;
+}
+
+static const char *sink_service(void *ctx, int64_t pid) {
+  struct spantap_collector *c = ctx;
+  return spantap_u64_map_get(c->services, (uint64_t)pid);
 }
 
 static int on_record(struct spantap_collector *c, const struct spantap_record *r) {
@@ -524,10 +643,18 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       p->end_code = parent->end_code;
       if (parent->exe)
         p->exe = strdup(parent->exe);
+      if (parent->exe)
+        remember_service(c, child_pid, parent->exe);
       spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
     }
     if (spantap_store_thread(c->store, child_tid, child_pid, ts, 0) < 0)
       return -EIO;
+    struct spantap_event e = {.kind = SPANTAP_EV_FORK, .ts = ts, .pid = pid,
+                              .tid = v[SPANTAP_FORK_tid], .child_pid = child_pid,
+                              .child_tid = child_tid};
+    int rc = spantap_reorder_push(c->window, &e);
+    if (rc)
+      return rc;
     return spantap_store_process_event(c->store, ts, thread ? "thread" : "fork", pid,
                                        v[SPANTAP_FORK_tid], child_pid, child_tid, NULL, -1);
   }
@@ -550,6 +677,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     p->end_code = (uint64_t)v[SPANTAP_EXEC_end_code];
     free(p->exe);
     p->exe = strdup(path);
+    remember_service(c, pid, path);
     p->main_module_id = 0;
     p->maps_reads = 0;
     spantap_process_set_maps(p, NULL, 0);
@@ -572,6 +700,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       p->main_module_id = mod;
       free(p->exe);
       p->exe = strdup(c->module_paths[mod]);
+      remember_service(c, pid, p->exe);
       return add_exec_mapping(p, p->start_code, p->end_code, text_off, mod);
     }
     return mod < 0 ? (int)mod : 0;
@@ -580,6 +709,10 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     int64_t ts = v[SPANTAP_EXIT_ts], pid = v[SPANTAP_EXIT_pid], tid = v[SPANTAP_EXIT_tid];
     if (spantap_store_thread(c->store, tid, pid, 0, ts) < 0)
       return -EIO;
+    struct spantap_event e = {.kind = SPANTAP_EV_EXIT, .ts = ts, .pid = pid, .tid = tid};
+    int rc = spantap_reorder_push(c->window, &e);
+    if (rc)
+      return rc;
     if (!v[SPANTAP_EXIT_group_dead])
       return 0;
     struct spantap_process *p = process_for(c, pid, ts);
@@ -606,20 +739,30 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     int64_t sid = stack_id(c, p, r, ts);
     if (sid < 0)
       return (int)sid;
-    int64_t cid = conn_id(c, (int)v[SPANTAP_TCPSTATE_family], IPPROTO_TCP, v[SPANTAP_TCPSTATE_lport],
-                          v[SPANTAP_TCPSTATE_rport], v[SPANTAP_TCPSTATE_laddr_hi],
-                          v[SPANTAP_TCPSTATE_laddr_lo], v[SPANTAP_TCPSTATE_raddr_hi],
-                          v[SPANTAP_TCPSTATE_raddr_lo], v[SPANTAP_TCPSTATE_sock]);
+    struct spantap_event e = {.kind = SPANTAP_EV_TCPSTATE, .ts = ts, .pid = p->pid,
+                              .tid = v[SPANTAP_TCPSTATE_tid], .stack_id = sid,
+                              .sock = (uint64_t)v[SPANTAP_TCPSTATE_sock],
+                              .ends = record_ends(v, SPANTAP_TCPSTATE_family, IPPROTO_TCP),
+                              .state = v[SPANTAP_TCPSTATE_newstate]};
+    int64_t cid = conn_id(c, e.ends.family, IPPROTO_TCP, e.ends.lport, e.ends.rport,
+                          e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
+                          v[SPANTAP_TCPSTATE_sock]);
     if (cid < 0)
       return (int)cid;
+    e.conn_id = cid;
+    int rc = spantap_reorder_push(c->window, &e);
+    if (rc)
+      return rc;
     return spantap_store_tcp_state(c->store, ts, p->pid, v[SPANTAP_TCPSTATE_tid], cid,
                                    (int)v[SPANTAP_TCPSTATE_oldstate],
                                    (int)v[SPANTAP_TCPSTATE_newstate], sid);
   }
-  case SPANTAP_REC_OFFCPU:
-    return spantap_store_offcpu(c->store, v[SPANTAP_OFFCPU_ts], v[SPANTAP_OFFCPU_dur],
-                                v[SPANTAP_OFFCPU_pid], v[SPANTAP_OFFCPU_tid],
-                                v[SPANTAP_OFFCPU_state], 0);
+  case SPANTAP_REC_OFFCPU: {
+    struct spantap_event e = {.kind = SPANTAP_EV_OFFCPU, .ts = v[SPANTAP_OFFCPU_ts],
+                              .dur = v[SPANTAP_OFFCPU_dur], .pid = v[SPANTAP_OFFCPU_pid],
+                              .tid = v[SPANTAP_OFFCPU_tid], .state = v[SPANTAP_OFFCPU_state]};
+    return spantap_reorder_push(c->window, &e);
+  }
   case SPANTAP_REC_PAGEFAULT: {
     int64_t ts = v[SPANTAP_PAGEFAULT_ts];
     struct spantap_process *p = process_for(c, v[SPANTAP_PAGEFAULT_pid], ts);
@@ -628,9 +771,11 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     int64_t sid = stack_id(c, p, r, ts);
     if (sid < 0)
       return (int)sid;
-    return spantap_store_page_fault(c->store, ts, p->pid, v[SPANTAP_PAGEFAULT_tid],
-                                    (uint64_t)v[SPANTAP_PAGEFAULT_address],
-                                    v[SPANTAP_PAGEFAULT_error_code], sid, 0);
+    struct spantap_event e = {.kind = SPANTAP_EV_PAGEFAULT, .ts = ts, .pid = p->pid,
+                              .tid = v[SPANTAP_PAGEFAULT_tid], .stack_id = sid,
+                              .address = (uint64_t)v[SPANTAP_PAGEFAULT_address],
+                              .error_code = v[SPANTAP_PAGEFAULT_error_code]};
+    return spantap_reorder_push(c->window, &e);
   }
   case SPANTAP_REC_MAPPING:
     return on_mapping(c, r);
@@ -757,9 +902,36 @@ int spantap_collector_add_lost(struct spantap_collector *c, uint64_t lost, const
 
 int spantap_collector_flush(struct spantap_collector *c, char *err, size_t errlen) {
   c->in_batch = 0;
+  c->stats.spans = *spantap_span_engine_stats(c->spans);
+  c->stats.reorder = *spantap_reorder_stats(c->window);
   if (c->opts.save_stream)
     fflush(c->opts.save_stream);
   return spantap_store_commit(c->store, err, errlen);
+}
+
+/* The span engine's and the reorder window's counters, as recording metadata. */
+static int store_span_counters(struct spantap_collector *c) {
+  const struct spantap_span_stats *sp = spantap_span_engine_stats(c->spans);
+  const struct spantap_reorder_stats *ro = spantap_reorder_stats(c->window);
+  const struct {
+    const char *key;
+    uint64_t value;
+  } counters[] = {{"spans_server", sp->server_spans},
+                  {"spans_client", sp->client_spans},
+                  {"traces", sp->traces},
+                  {"spans_joined", sp->joined},
+                  {"spans_no_response", sp->no_response},
+                  {"spans_unfinished", sp->unfinished},
+                  {"stray_responses", sp->stray_responses},
+                  {"stray_replies", sp->stray_replies},
+                  {"span_pending_overflow", sp->pending_overflow},
+                  {"events_late", ro->late},
+                  {"reorder_forced", ro->forced},
+                  {"reorder_peak", ro->peak}};
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+    if (spantap_store_meta(c->store, counters[i].key, NULL, (int64_t)counters[i].value) < 0)
+      return -EIO;
+  return 0;
 }
 
 struct finish_ctx {
@@ -781,6 +953,15 @@ int spantap_collector_finish(struct spantap_collector *c, char *err, size_t errl
     c->line_len = 0;
     c->line_overflow = false;
   }
+  int rc = spantap_reorder_drain(c->window);
+  if (rc == 0)
+    rc = spantap_span_engine_finish(c->spans);
+  if (rc == -ENOMEM) {
+    snprintf(err, errlen, "Failed to derive spans: out of memory");
+    return rc;
+  }
+  if (rc)
+    return store_failed(c, "spans", err, errlen);
   struct finish_ctx f = {.c = c};
   spantap_proc_mirror_foreach(c->procs, write_alive, &f);
   if (f.rc < 0)
@@ -790,7 +971,8 @@ int spantap_collector_finish(struct spantap_collector *c, char *err, size_t errl
       spantap_store_meta(c->store, "lines", NULL, (int64_t)s->lines) < 0 ||
       spantap_store_meta(c->store, "lines_malformed", NULL, (int64_t)s->malformed) < 0 ||
       spantap_store_meta(c->store, "processes_traced", NULL, (int64_t)s->processes) < 0 ||
-      spantap_store_meta(c->store, "unknown_frames", NULL, (int64_t)s->unknown_frames) < 0)
+      spantap_store_meta(c->store, "unknown_frames", NULL, (int64_t)s->unknown_frames) < 0 ||
+      store_span_counters(c) < 0)
     return store_failed(c, "recording counters", err, errlen);
   return spantap_collector_flush(c, err, errlen);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "collector/reorder.h"
+#include "collector/spans.h"
 #include "collector/store.h"
 #include "collector/symbolize.h"
 #include "spantap/record_format.h"
@@ -20,6 +22,8 @@ struct spantap_collector_opts {
   unsigned stack_depth;   /* most frames kept per stack */
   FILE *save_stream;      /* NULL, or where to copy every line (and MAP lines) */
   unsigned batch_records; /* records per transaction (0: 20000) */
+  int64_t reorder_window_ns;  /* how late an event may arrive and still be in order (0: 250 ms) */
+  size_t reorder_max_events;  /* most events the reorder window holds (0: 262144) */
 };
 
 #define SPANTAP_MALFORMED_EXAMPLES 5
@@ -35,6 +39,8 @@ struct spantap_collector_stats {
   bool begin_seen, end_seen;
   unsigned ready_mask;           /* SPANTAP_READY_* families that answered */
   char runtime[16];             /* from the BEGIN record */
+  struct spantap_span_stats spans;     /* as of the last flush */
+  struct spantap_reorder_stats reorder; /* as of the last flush */
   struct {
     uint64_t line_no;
     const char *why;

@@ -1,0 +1,43 @@
+/* Bounded reorder window: events from different CPUs reach the collector
+ * slightly out of order; the window holds them and releases them in order of
+ * completion time once no earlier event can still arrive, i.e. when they are
+ * WINDOW_NS older than the newest event seen, or when the window holds
+ * MAX_EVENTS (then the oldest goes out early). Not a full sort: memory is
+ * bounded by MAX_EVENTS whatever the recording's length. */
+#ifndef SPANTAP_REORDER_H
+#define SPANTAP_REORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/event.h"
+
+/* Receives each released event; a nonzero return stops the release and is
+ * returned by the push or drain that caused it. */
+typedef int (*spantap_reorder_release_fn)(const struct spantap_event *e, void *ctx);
+
+struct spantap_reorder_stats {
+  uint64_t late;   /* arrived after a later event had been released: released at once */
+  uint64_t forced; /* released early because the window was full */
+  uint64_t peak;   /* most events held at once */
+};
+
+struct spantap_reorder;
+
+/* Creates a window (WINDOW_NS >= 0, MAX_EVENTS >= 1) releasing to FN(e, CTX).
+ * Returns an owned window in *OUT (destroy with spantap_reorder_destroy), or -ENOMEM. */
+int spantap_reorder_new(int64_t window_ns, size_t max_events, spantap_reorder_release_fn fn,
+                        void *ctx, struct spantap_reorder **out);
+/* Frees the window and the events it still holds (unreleased). NULL is a no-op. */
+void spantap_reorder_destroy(struct spantap_reorder *r);
+
+/* Adds a copy of E and releases whatever became due. Returns 0, -ENOMEM, or
+ * the release function's error. */
+int spantap_reorder_push(struct spantap_reorder *r, const struct spantap_event *e);
+/* Releases every event held, in order. Returns 0 or the release function's error. */
+int spantap_reorder_drain(struct spantap_reorder *r);
+
+size_t spantap_reorder_held(const struct spantap_reorder *r);
+const struct spantap_reorder_stats *spantap_reorder_stats(const struct spantap_reorder *r);
+
+#endif
