@@ -2,6 +2,7 @@
 #include "collector/summary.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -50,6 +51,40 @@ static void print_call_sites(sqlite3 *db, FILE *out, const char *name) {
   sqlite3_finalize(st);
 }
 
+/* Spans and traces derived, what did not fit the model, and the slowest traces. */
+static void print_spans(sqlite3 *db, FILE *out) {
+  char buf[64];
+  fprintf(out, "  spans:      %lld server, %lld client, in %lld traces (%s server spans joined to a traced client)\n",
+          (long long)scalar(db, "SELECT count(*) FROM spans WHERE kind = 'server'"),
+          (long long)scalar(db, "SELECT count(*) FROM spans WHERE kind = 'client'"),
+          (long long)scalar(db, "SELECT count(*) FROM traces"),
+          meta_text(db, "spans_joined", buf, sizeof buf));
+  int64_t odd = scalar(db, "SELECT sum(num_value) FROM recording WHERE key IN"
+                           " ('stray_responses', 'stray_replies', 'spans_no_response',"
+                           " 'spans_unfinished')");
+  if (odd > 0)
+    fprintf(out, "              %lld exchanges did not fit (responses without request, requests "
+                 "without response; see the recording table)\n",
+            (long long)odd);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT trace_id, dur_ms, spans, critical_path FROM slowest_traces"
+                         " LIMIT 3",
+                         -1, &st, NULL) != SQLITE_OK)
+    return;
+  bool first = true;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (first)
+      fprintf(out, "  slowest traces (spantap traces DB for all, spantap tree DB ID for one):\n");
+    first = false;
+    const char *path = (const char *)sqlite3_column_text(st, 3);
+    fprintf(out, "    trace %-6lld %10.3f ms  %3lld spans  %.60s\n",
+            (long long)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+            (long long)sqlite3_column_int64(st, 2), path ? path : "");
+  }
+  sqlite3_finalize(st);
+}
+
 int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, size_t errlen) {
   sqlite3 *db;
   if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -82,6 +117,7 @@ int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, si
           (long long)scalar(db, "SELECT count(*) FROM frames"));
   fprintf(out, "  lost:       %s events", meta_text(db, "events_lost", buf, sizeof buf));
   fprintf(out, ", %s malformed lines\n", meta_text(db, "lines_malformed", buf, sizeof buf));
+  print_spans(db, out);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
                          "SELECT name, count(*), sum(dur_ns) FROM syscalls GROUP BY name"
