@@ -15,11 +15,16 @@ static const char usage[] =
     "  record    trace an application by binary, pid or command (needs root)\n"
     "  import    store a saved record stream into a database (no root needed)\n"
     "  summary   print the summary of a recorded database\n"
+    "  traces    list a recording's request traces, slowest first\n"
+    "  tree      draw one trace's spans as a tree, with their time and call sites\n"
+    "  stacks    rank application call sites by the syscall time they cause\n"
+    "  query     run SQL over a recording, read-only (table, CSV or JSON)\n"
     "  script    print the SystemTap script record would run\n"
     "  setup     prepare this machine for SystemTap's BPF runtime (needs root)\n"
     "\n"
     "Run 'spantap COMMAND --help' for a command's options.\n"
-    "Example: sudo spantap record --binary nginx --duration 30 -o nginx.db\n";
+    "Example: sudo spantap record --binary nginx --duration 30 -o nginx.db\n"
+    "         spantap traces nginx.db\n";
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -35,7 +40,9 @@ int main(int argc, char **argv) {
     int (*fn)(int, char **);
   } cmds[] = {{"record", spantap_cmd_record}, {"import", spantap_cmd_import},
               {"summary", spantap_cmd_summary}, {"script", spantap_cmd_script},
-              {"setup", spantap_cmd_setup}};
+              {"setup", spantap_cmd_setup}, {"query", spantap_cmd_query},
+              {"traces", spantap_cmd_traces}, {"tree", spantap_cmd_tree},
+              {"stacks", spantap_cmd_stacks}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0)
       return cmds[i].fn(argc - 1, argv + 1);
