@@ -217,8 +217,14 @@ static int add_mapping(const struct spantap_maps_entry *e, void *vctx) {
 }
 
 /* Remembers PATH's file name as the service name of process PID (kept after
- * the process exits: its last events are still in the reorder window). */
-static void remember_service(struct spantap_collector *c, int64_t pid, const char *path) {
+ * the process exits: its last events are still in the reorder window). The
+ * name a process was started by wins over the file it resolves to (a server
+ * started as redis-server through a link is redis-server): a known name is
+ * replaced only when REPLACE. */
+static void remember_service(struct spantap_collector *c, int64_t pid, const char *path,
+                             bool replace) {
+  if (!replace && spantap_u64_map_get(c->services, (uint64_t)pid))
+    return;
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   char *name = strdup(base);
   if (!name)
@@ -237,7 +243,7 @@ static void set_main_module(struct spantap_collector *c, struct spantap_process 
     p->main_module_id = id;
   free(p->exe);
   p->exe = strdup(exe);
-  remember_service(c, p->pid, exe);
+  remember_service(c, p->pid, exe, false);
 }
 
 /* Rereads /proc/PID/maps of a live process. Returns 0, or -EIO on store failure. */
@@ -644,7 +650,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       if (parent->exe)
         p->exe = strdup(parent->exe);
       if (parent->exe)
-        remember_service(c, child_pid, parent->exe);
+        remember_service(c, child_pid, sink_service(c, pid) ? sink_service(c, pid) : parent->exe,
+                         true);
       spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
     }
     if (spantap_store_thread(c->store, child_tid, child_pid, ts, 0) < 0)
@@ -677,7 +684,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     p->end_code = (uint64_t)v[SPANTAP_EXEC_end_code];
     free(p->exe);
     p->exe = strdup(path);
-    remember_service(c, pid, path);
+    remember_service(c, pid, path, true);
     p->main_module_id = 0;
     p->maps_reads = 0;
     spantap_process_set_maps(p, NULL, 0);
@@ -700,7 +707,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       p->main_module_id = mod;
       free(p->exe);
       p->exe = strdup(c->module_paths[mod]);
-      remember_service(c, pid, p->exe);
+      remember_service(c, pid, p->exe, false);
       return add_exec_mapping(p, p->start_code, p->end_code, text_off, mod);
     }
     return mod < 0 ? (int)mod : 0;

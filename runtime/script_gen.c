@@ -147,16 +147,20 @@ static uint64_t name_word(const char *s, size_t len, size_t k) {
 
 static void gen_target_match(struct gen *g) {
   const struct spantap_script_opts *o = g->o;
-  bool any_name = false, any_path = false;
+  bool any_name = false, any_path = false, any_short_name = false;
   for (size_t i = 0; i < o->ntargets; i++) {
     if (o->targets[i].is_path)
       any_path = true;
     else
       any_name = true;
+    if (!o->targets[i].is_path && strlen(o->targets[i].name) < SPANTAP_COMM_MAX)
+      any_short_name = true;
   }
-  if (any_name) {
+  if (any_short_name) {
     emit(g, "  c0 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm)\n");
     emit(g, "  c1 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm + 8)\n");
+  }
+  if (any_name) {
     emit(g, "  dl = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->len\n");
     emit(g, "  dn = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->name\n");
   }
@@ -174,12 +178,17 @@ static void gen_target_match(struct gen *g) {
       continue;
     }
     size_t len = strlen(t->name);
-    size_t comm_len = len < 15 ? len : 15;
-    emit(g, "  // target %zu: a name of %zu bytes, matched by process name and file name\n", i + 1,
-         len);
-    emit(g, "  k0 = 0x%llx; k1 = 0x%llx\n", (unsigned long long)name_word(t->name, comm_len, 0),
-         (unsigned long long)name_word(t->name, comm_len, 1));
-    emit(g, "  if (c0 == k0 && c1 == k1) return 1\n");
+    if (len < SPANTAP_COMM_MAX) {
+      emit(g, "  // target %zu: a name of %zu bytes, matched by process name and file name\n",
+           i + 1, len);
+      emit(g, "  k0 = 0x%llx; k1 = 0x%llx\n", (unsigned long long)name_word(t->name, len, 0),
+           (unsigned long long)name_word(t->name, len, 1));
+      emit(g, "  if (c0 == k0 && c1 == k1) return 1\n");
+    } else {
+      /* the process name holds only the first 15 bytes, which other names share */
+      emit(g, "  // target %zu: a name of %zu bytes, longer than a process name: file name only\n",
+           i + 1, len);
+    }
     emit(g, "  if (dl == %zu) {\n    ok = 1\n", len);
     for (size_t k = 0; k * 8 < len; k++) {
       size_t rest = len - k * 8;

@@ -23,6 +23,9 @@ enum spantap_extra_events {
 
 /* A binary to trace: by name (matched against the executable's file name and
  * the process name) or by path (matched by the executable's inode). */
+/* Bytes of a process name the kernel keeps (TASK_COMM_LEN - 1). */
+#define SPANTAP_COMM_MAX 15
+
 struct spantap_target {
   const char *name; /* as the user gave it */
   bool is_path;

@@ -66,8 +66,11 @@ static bool runs_target(const char *pid, const struct spantap_target *targets, s
       uint64_t kdev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
       if (have_stat && st.st_ino == t->ino && kdev == t->kdev)
         return true;
-    } else if (strcmp(base, t->name) == 0 || (comm[0] && strncmp(comm, t->name, 15) == 0 &&
-                                              strlen(comm) == (strlen(t->name) < 15 ? strlen(t->name) : 15))) {
+    } else if (strcmp(base, t->name) == 0) {
+      return true;
+    } else if (strlen(t->name) < SPANTAP_COMM_MAX && strcmp(comm, t->name) == 0) {
+      /* the kernel's process name is exact only for names shorter than its
+       * limit: a longer name would also match every name sharing its start */
       return true;
     }
   }

@@ -5,6 +5,7 @@
  *   tcp N     N request/response pairs     runs "chain 1", the parent "chain 2"
  *             over loopback, in-process  loop N  N getppid() (cost benchmark)
  *   sleep MS  sleep, then the chain once
+ *   touch N   map N fresh pages and write one byte to each (N write faults)
  * CHAIN_APP_START_DELAY_MS delays the start of every mode but loop. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +51,30 @@ __attribute__((noinline, noclone)) static int run_chain(long n) {
   for (long i = 0; i < n; i++)
     sum += chain_a((int)i);
   return sum;
+}
+
+/* One write per page of a fresh anonymous mapping: one user write fault per
+ * page (no huge pages, so no page is mapped by another's fault). */
+__attribute__((noinline, noclone)) static long touch_pages(volatile char *p, long n, long page) {
+  for (long i = 0; i < n; i++)
+    p[i * page] = 1;
+  BARRIER();
+  return n;
+}
+
+static int mode_touch(long n) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (n <= 0 || page <= 0)
+    return 1;
+  size_t len = (size_t)n * (size_t)page;
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return 1;
+  madvise(p, len, MADV_NOHUGEPAGE);
+  touch_pages(p, n, page);
+  printf("touch base=0x%lx pages=%ld page_size=%ld\n", (unsigned long)p, n, page);
+  munmap(p, len);
+  return 0;
 }
 
 static void *thread_main(void *arg) {
@@ -125,7 +151,7 @@ static int mode_tcp(long n) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: chain_app chain N | fork | tcp N | loop N | sleep MS\n");
+    fprintf(stderr, "usage: chain_app chain N | fork | tcp N | loop N | sleep MS | touch N\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -149,6 +175,8 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "sleep") == 0) {
     sleep_ms(n);
     run_chain(1);
+  } else if (strcmp(mode, "touch") == 0) {
+    rc = mode_touch(n);
   } else {
     fprintf(stderr, "chain_app: unknown mode %s\n", mode);
     return 2;
