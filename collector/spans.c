@@ -55,7 +55,8 @@ struct trace {
 
 struct conn {
   enum role role;
-  struct span *span; /* the exchange in progress, or NULL */
+  struct span *span;     /* the exchange in progress, or NULL */
+  int64_t connect_span;  /* the span served when the thread connected, for the first request */
 };
 
 struct thread {
@@ -633,8 +634,12 @@ static int on_send(struct spantap_span_engine *s, struct conn *c, struct thread 
     sp = NULL;
   }
   if (!sp) {
-    /* a server span whose response has started is done asking others */
-    struct span *parent = open_span(s, th->current);
+    /* the span the connection was made for, else the one the thread serves;
+     * a server span whose response has started is done asking others */
+    struct span *parent = open_span(s, c->connect_span);
+    if (!parent || parent->phase != PHASE_REQUEST)
+      parent = open_span(s, th->current);
+    c->connect_span = 0;
     if (parent && parent->phase == PHASE_RESPONSE && strcmp(parent->row.kind, "server") == 0)
       parent = NULL;
     int rc = open_client_span(s, c, e, ends, parent);
@@ -671,6 +676,9 @@ static int on_socket_syscall(struct spantap_span_engine *s, const struct spantap
   case IO_CONNECT:
     if (c->role == ROLE_UNKNOWN)
       c->role = ROLE_CLIENT;
+    /* an event loop connects while serving a request and sends it once the
+     * connection is up, after serving others in between */
+    c->connect_span = th->current;
     return attribute_to_thread(s, e);
   case IO_RECV:
   case IO_SEND:

@@ -24,7 +24,7 @@ static const char usage[] =
     "services wrote to TRUTH_DIR (front.csv, middle.csv, store.csv).\n"
     "  --min X             exit 1 unless span and link precision and recall all\n"
     "                      reach X (0..1); without it, only print\n"
-    "  --tolerance-us N    how far a span's start and end may be from the truth\n"
+    "  --tolerance-us N    slack on each bound a span must fall within\n"
     "                      (default 2000)\n"
     "  --verbose           list up to 10 unmatched truth requests, unmatched spans\n"
     "                      and missed links\n"
@@ -276,9 +276,14 @@ static int compare_connection(const struct truth_request *t, const struct span *
 }
 
 /* Matches truth requests to demo server spans one-to-one: per connection,
- * both in start order, each truth request takes the first unused span whose
- * start and end are both within TOLERANCE_NS of its own. Sets the match
- * pointers. Returns 0 or -ENOMEM. */
+ * both in start order. A service logs a request's times in user space, after
+ * the read that brought it and after the write that answered it returned, so
+ * under load (a thread preempted right after its syscall) its figures can be
+ * late by milliseconds; the span's are the kernel's. So a span matches a
+ * truth request when it starts after the connection's previous request was
+ * logged done and no later than this one was logged started, and ends between
+ * this request's logged start and end, each bound give or take TOLERANCE_NS.
+ * Sets the match pointers. Returns 0 or -ENOMEM. */
 static int match_spans(struct truth_request *truth, size_t truth_count, struct span *spans,
                        size_t span_count, int64_t tolerance_ns) {
   struct truth_request **t_order = malloc((truth_count + 1) * sizeof *t_order);
@@ -300,18 +305,23 @@ static int match_spans(struct truth_request *truth, size_t truth_count, struct s
   size_t first = 0; /* first span of the current connection not yet passed */
   for (size_t i = 0; i < truth_count; i++) {
     struct truth_request *t = t_order[i];
+    bool has_prev = i > 0 && t_order[i - 1]->pid == t->pid &&
+                    t_order[i - 1]->local_port == t->local_port &&
+                    t_order[i - 1]->remote_port == t->remote_port;
+    int64_t after = has_prev ? t_order[i - 1]->end_ns - tolerance_ns : INT64_MIN;
     while (first < n_spans && compare_connection(t, s_order[first]) > 0)
       first++;
-    /* Spans starting too early for this request are too early for every
-     * later one of the connection too. */
+    /* Spans starting before the previous request ended, or already taken,
+     * are passed for every later request of the connection too. */
     while (first < n_spans && same_connection(t, s_order[first]) &&
-           (s_order[first]->match || s_order[first]->start_ns < t->start_ns - tolerance_ns))
+           (s_order[first]->match || s_order[first]->start_ns <= after))
       first++;
     for (size_t k = first; k < n_spans && same_connection(t, s_order[k]) &&
                            s_order[k]->start_ns <= t->start_ns + tolerance_ns;
          k++) {
       struct span *s = s_order[k];
-      if (!s->match && llabs(s->end_ns - t->end_ns) <= tolerance_ns) {
+      if (!s->match && s->end_ns >= t->start_ns - tolerance_ns &&
+          s->end_ns <= t->end_ns + tolerance_ns) {
         s->match = t;
         t->match = s;
         break;

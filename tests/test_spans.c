@@ -433,6 +433,24 @@ static void test_v4_mapped_join(void **state) {
   spantap_span_engine_destroy(s);
 }
 
+/* An event loop reads request A, starts a non-blocking connect for it, then
+ * reads request B and sends B's call on a kept connection; when A's connection
+ * is up it sends A's call: each call is the child of its own request. */
+static void test_event_loop_deferred_connect(void **state) {
+  (void)state;
+  struct capture c;
+  struct spantap_span_engine *s = engine(&c);
+  sock_call(s, 100, 5, 200, 200, "read", 10, 0x51, 8081, 50001);      /* request A: span 1 */
+  sock_call(s, 110, 5, 200, 200, "connect", -115, 0x52, 49001, 8082); /* EINPROGRESS */
+  sock_call(s, 120, 5, 200, 200, "read", 10, 0x53, 8081, 50002);      /* request B: span 2 */
+  sock_call(s, 130, 5, 200, 200, "write", 10, 0x54, 49002, 8082);     /* B's call: span 3 */
+  sock_call(s, 140, 5, 200, 200, "write", 10, 0x52, 49001, 8082);     /* A's call: span 4 */
+  assert_int_equal(spantap_span_engine_finish(s), 0);
+  assert_int_equal(span_by_id(&c, 3)->parent_id, 2);
+  assert_int_equal(span_by_id(&c, 4)->parent_id, 1);
+  spantap_span_engine_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keep_alive),         cmocka_unit_test(test_pipelined),
@@ -440,6 +458,7 @@ int main(void) {
       cmocka_unit_test(test_cross_process_trace), cmocka_unit_test(test_critical_path),
       cmocka_unit_test(test_fork_state),         cmocka_unit_test(test_inconsistent_input),
       cmocka_unit_test(test_no_response),        cmocka_unit_test(test_v4_mapped_join),
+      cmocka_unit_test(test_event_loop_deferred_connect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
