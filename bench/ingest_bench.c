@@ -53,20 +53,22 @@ int main(int argc, char **argv) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  fprintf(f, "BEGIN 1 0 bpf\n");
+  fprintf(f, "BEGIN %d 0 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
   for (int p = 0; p < 8; p++) {
     fprintf(f, "MAP 1 %d 0 0 0 0 %s\n", 1000 + p, t.path);
     fprintf(f, "MAP 1 %d %" PRIu64 " %" PRIu64 " %" PRIu64 " 1 r-xp %s\n", 1000 + p, t.start,
             t.end, t.pgoff, t.path);
   }
+  for (int k = 0; k < 16; k++)
+    fprintf(f, "SOCK 1 1000 %d 2 6 8080 %d 0 16777343 0 16777343\n", 99990 + k, 40000 + k);
   uint64_t span = t.end - t.start;
   for (long i = 0; i < events; i++) {
     int pid = 1000 + (int)(i % 8);
     uint64_t a = t.start + (uint64_t)(i % 64) * (span / 70) + 16;
     uint64_t b = t.start + (uint64_t)((i / 64) % 4) * (span / 5) + 32;
     if (i % 4 == 0)
-      fprintf(f, "NC %ld 900 %d %d 0 100 5 0 0 2 6 8080 %ld 0 16777343 0 16777343 %ld @0,%" PRIx64 ",%" PRIx64 ",0\n",
-              i * 10, pid, pid, 40000 + i % 16, 99990 + i % 16, a, b);
+      fprintf(f, "NC %ld 900 %d %d 0 100 5 0 0 %ld @0,%" PRIx64 ",%" PRIx64 ",0\n", i * 10, pid,
+              pid, 99990 + i % 16, a, b);
     else
       fprintf(f, "SC %ld 250 %d %d 39 %d 0 0 0 @0,%" PRIx64 ",%" PRIx64 ",0\n", i * 10, pid, pid,
               pid, a, b);

@@ -34,11 +34,19 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One NC line: a syscall on socket SOCK between local port LPORT and RPORT. */
-static void netcall(FILE *f, long ts, long dur, int pid, int tid, long nr, long ret, int lport,
-                    int rport, long sock) {
-  fprintf(f, "NC %ld %ld %d %d %ld %ld 5 0 0 2 6 %d %d 0 16777343 0 16777343 %ld\n", ts, dur,
-          pid, tid, nr, ret, lport, rport, sock);
+/* One NC line: a syscall on socket SOCK (announced by announce_sockets). */
+static void netcall(FILE *f, long ts, long dur, int pid, int tid, long nr, long ret, long sock) {
+  fprintf(f, "NC %ld %ld %d %d %ld %ld 5 0 0 %ld\n", ts, dur, pid, tid, nr, ret, sock);
+}
+
+/* The SOCK records of every socket of the workload, before time TS. */
+static void announce_sockets(FILE *f, long ts) {
+  for (int k = 0; k < CONNECTIONS; k++) {
+    const char *fmt = "SOCK %ld %d %ld 2 6 %d %d 0 16777343 0 16777343\n";
+    fprintf(f, fmt, ts, FRONT_PID, 0x10000L + k, 8080, 40000 + k);   /* client -> front */
+    fprintf(f, fmt, ts, FRONT_PID, 0x20000L + k, 50000 + k, 9000);   /* front -> backend */
+    fprintf(f, fmt, ts, BACKEND_PID, 0x30000L + k, 9000, 50000 + k); /* backend's side */
+  }
 }
 
 /* Writes requests FIRST..FIRST+COUNT-1 of the stream to a memory buffer (with
@@ -50,7 +58,8 @@ static size_t build_stream(long first, long count, bool whole, char **buf) {
   long nr_pread = spantap_syscall_by_name("pread64"),
        nr_epoll = spantap_syscall_by_name("epoll_wait");
   if (whole)
-    fprintf(f, "BEGIN 1 0 bpf\n");
+    fprintf(f, "BEGIN %d 0 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
+  announce_sockets(f, first * 4000);
   for (long r = first; r < first + count; r++) {
     int k = (int)(r % CONNECTIONS), tid = FRONT_PID + 1 + k % WORKERS;
     int btid = BACKEND_PID + 1 + k % 4;
@@ -58,13 +67,13 @@ static size_t build_stream(long first, long count, bool whole, char **buf) {
          backend_sock = 0x30000 + k;
     /* what one worker does for one request; the backend's lines arrive from
      * another CPU, a little after the front's next lines */
-    netcall(f, t, 2000, FRONT_PID, tid, nr_read, 200, 8080, 40000 + k, client_sock);
+    netcall(f, t, 2000, FRONT_PID, tid, nr_read, 200, client_sock);
     fprintf(f, "SC %ld 3000 %d %d %ld 4096 7 0 4096\n", t + 2100, FRONT_PID, tid, nr_pread);
-    netcall(f, t + 5200, 500, FRONT_PID, tid, nr_write, 64, 50000 + k, 9000, call_sock);
-    netcall(f, t + 9000, 900, FRONT_PID, tid, nr_read, 128, 50000 + k, 9000, call_sock);
-    netcall(f, t + 5800, 300, BACKEND_PID, btid, nr_read, 64, 9000, 50000 + k, backend_sock);
-    netcall(f, t + 6200, 400, BACKEND_PID, btid, nr_write, 128, 9000, 50000 + k, backend_sock);
-    netcall(f, t + 10000, 800, FRONT_PID, tid, nr_write, 1000, 8080, 40000 + k, client_sock);
+    netcall(f, t + 5200, 500, FRONT_PID, tid, nr_write, 64, call_sock);
+    netcall(f, t + 9000, 900, FRONT_PID, tid, nr_read, 128, call_sock);
+    netcall(f, t + 5800, 300, BACKEND_PID, btid, nr_read, 64, backend_sock);
+    netcall(f, t + 6200, 400, BACKEND_PID, btid, nr_write, 128, backend_sock);
+    netcall(f, t + 10000, 800, FRONT_PID, tid, nr_write, 1000, client_sock);
     fprintf(f, "SC %ld 100 %d %d %ld 1 0 0 0\n", t + 10900, FRONT_PID, tid, nr_epoll);
   }
   if (whole)
@@ -91,6 +100,24 @@ static int ignore_trace(void *ctx, const struct spantap_trace_row *r) {
   return 0;
 }
 
+/* The addresses announce_sockets gives socket SOCK. */
+static struct spantap_endpoints sock_ends(uint64_t sock) {
+  int k = (int)(sock & 0xffff);
+  struct spantap_endpoints e = {.family = 2, .proto = 6, .laddr_lo = 16777343,
+                                .raddr_lo = 16777343};
+  switch (sock >> 16) {
+  case 1:
+    e.lport = 8080, e.rport = 40000 + k;
+    break;
+  case 2:
+    e.lport = 50000 + k, e.rport = 9000;
+    break;
+  default:
+    e.lport = 9000, e.rport = 50000 + k;
+  }
+  return e;
+}
+
 /* Parses BUF into events for the engine-only run (in stream order; the
  * lines of this stream are in completion order already except the backend's). */
 static struct spantap_event *parse_events(const char *buf, size_t len, long *n) {
@@ -113,11 +140,7 @@ static struct spantap_event *parse_events(const char *buf, size_t len, long *n) 
         e.class_name = "net";
         e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
         e.conn_id = v[SPANTAP_NETCALL_sock];
-        e.ends = (struct spantap_endpoints){.family = 2, .proto = 6,
-                                            .lport = (int)v[SPANTAP_NETCALL_lport],
-                                            .rport = (int)v[SPANTAP_NETCALL_rport],
-                                            .laddr_lo = v[SPANTAP_NETCALL_laddr_lo],
-                                            .raddr_lo = v[SPANTAP_NETCALL_raddr_lo]};
+        e.ends = sock_ends(e.sock);
       }
       ev[count++] = e;
     }

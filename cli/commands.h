@@ -13,6 +13,7 @@ int spantap_cmd_script(int argc, char **argv);
 int spantap_cmd_import(int argc, char **argv);
 int spantap_cmd_setup(int argc, char **argv);
 int spantap_cmd_summary(int argc, char **argv);
+int spantap_cmd_demo(int argc, char **argv);
 int spantap_cmd_query(int argc, char **argv);
 int spantap_cmd_traces(int argc, char **argv);
 int spantap_cmd_tree(int argc, char **argv);

@@ -21,6 +21,7 @@ static const char usage[] =
     "  query     run SQL over a recording, read-only (table, CSV or JSON)\n"
     "  script    print the SystemTap script record would run\n"
     "  setup     prepare this machine for SystemTap's BPF runtime (needs root)\n"
+    "  demo      trace the bundled demo microservices and score the spans (needs root)\n"
     "\n"
     "Run 'spantap COMMAND --help' for a command's options.\n"
     "Example: sudo spantap record --binary nginx --duration 30 -o nginx.db\n"
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
     int (*fn)(int, char **);
   } cmds[] = {{"record", spantap_cmd_record}, {"import", spantap_cmd_import},
               {"summary", spantap_cmd_summary}, {"script", spantap_cmd_script},
-              {"setup", spantap_cmd_setup}, {"query", spantap_cmd_query},
+              {"setup", spantap_cmd_setup}, {"demo", spantap_cmd_demo}, {"query", spantap_cmd_query},
               {"traces", spantap_cmd_traces}, {"tree", spantap_cmd_tree},
               {"stacks", spantap_cmd_stacks}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

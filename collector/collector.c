@@ -27,7 +27,8 @@
 #define LINE_MAX_BYTES 65536
 #define MAPS_READS_MAX 16 /* rereads of /proc/PID/maps on unknown addresses */
 #define REORDER_WINDOW_NS_DEFAULT 250000000LL
-#define REORDER_MAX_EVENTS_DEFAULT (1u << 18)
+#define TCP_STATE_CLOSE 7 /* the kernel's TCP_CLOSE */
+#define REORDER_MAX_EVENTS_DEFAULT (1u << 16)
 
 struct spantap_collector {
   struct spantap_store *store;
@@ -49,6 +50,14 @@ struct spantap_collector {
   struct spantap_reorder *window;      /* events on their way to the span engine */
   struct spantap_span_engine *spans;
   struct spantap_u64_map *services;    /* pid -> owned executable file name */
+  struct spantap_u64_map *sockets;     /* kernel sock -> struct socket_entry, as announced */
+  long close_nr;                       /* the close syscall's number: a socket's end */
+};
+
+/* What a SOCK record announced about a socket. */
+struct socket_entry {
+  struct spantap_endpoints ends;
+  int64_t conn_id;
 };
 
 static int sink_event_row(void *ctx, const struct spantap_event *e, int64_t span_id);
@@ -93,10 +102,12 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   c->stacks = spantap_intern_new();
   c->conns = spantap_intern_new();
   c->services = spantap_u64_map_new();
+  c->sockets = spantap_u64_map_new();
+  c->close_nr = spantap_syscall_by_name("close");
   c->line_cap = 4096;
   c->line = malloc(c->line_cap);
   if (!c->procs || !c->modules || !c->frames || !c->stacks || !c->conns || !c->services ||
-      !c->line) {
+      !c->sockets || !c->line) {
     spantap_collector_destroy(c);
     return -ENOMEM;
   }
@@ -104,10 +115,11 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   return 0;
 }
 
-static void free_service(uint64_t pid, void *name, void *ctx) {
-  (void)pid;
+/* Frees a map value (a service name, a socket entry). */
+static void free_service(uint64_t key, void *value, void *ctx) {
+  (void)key;
   (void)ctx;
-  free(name);
+  free(value);
 }
 
 void spantap_collector_destroy(struct spantap_collector *c) {
@@ -118,6 +130,9 @@ void spantap_collector_destroy(struct spantap_collector *c) {
   if (c->services)
     spantap_u64_map_foreach(c->services, free_service, NULL);
   spantap_u64_map_destroy(c->services);
+  if (c->sockets)
+    spantap_u64_map_foreach(c->sockets, free_service, NULL);
+  spantap_u64_map_destroy(c->sockets);
   spantap_proc_mirror_destroy(c->procs);
   spantap_intern_destroy(c->modules);
   spantap_intern_destroy(c->frames);
@@ -521,16 +536,40 @@ static const char *class_name(unsigned classes) {
   return "other";
 }
 
-/* The socket addresses of an NC or TCP record, whose layouts share an order
- * from family on (FAMILY_FIELD is the index of its family field). */
-static struct spantap_endpoints record_ends(const int64_t *v, int family_field, int proto) {
-  const int64_t *f = v + family_field;
-  bool netcall = family_field == SPANTAP_NETCALL_family;
-  int k = netcall ? 2 : 1; /* NC has proto after family; TCP does not */
-  return (struct spantap_endpoints){.family = (int)f[0], .proto = netcall ? (int)f[1] : proto,
-                                    .lport = (int)f[k], .rport = (int)f[k + 1],
-                                    .laddr_hi = f[k + 2], .laddr_lo = f[k + 3],
-                                    .raddr_hi = f[k + 4], .raddr_lo = f[k + 5]};
+/* A SOCK record: the addresses of a socket that NC records name. */
+static int on_socket(struct spantap_collector *c, const struct spantap_record *r) {
+  const int64_t *v = r->v;
+  struct socket_entry *s = malloc(sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->ends = (struct spantap_endpoints){
+      .family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
+      .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
+      .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+      .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
+  s->conn_id = conn_id(c, s->ends.family, s->ends.proto, s->ends.lport, s->ends.rport,
+                       s->ends.laddr_hi, s->ends.laddr_lo, s->ends.raddr_hi, s->ends.raddr_lo,
+                       v[SPANTAP_SOCKET_sock]);
+  if (s->conn_id < 0) {
+    int rc = (int)s->conn_id;
+    free(s);
+    return rc;
+  }
+  free(spantap_u64_map_remove(c->sockets, (uint64_t)v[SPANTAP_SOCKET_sock]));
+  if (spantap_u64_map_put(c->sockets, (uint64_t)v[SPANTAP_SOCKET_sock], s) < 0) {
+    free(s);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+/* The socket addresses of a TCP record. */
+static struct spantap_endpoints tcp_record_ends(const int64_t *v) {
+  return (struct spantap_endpoints){
+      .family = (int)v[SPANTAP_TCPSTATE_family], .proto = IPPROTO_TCP,
+      .lport = (int)v[SPANTAP_TCPSTATE_lport], .rport = (int)v[SPANTAP_TCPSTATE_rport],
+      .laddr_hi = v[SPANTAP_TCPSTATE_laddr_hi], .laddr_lo = v[SPANTAP_TCPSTATE_laddr_lo],
+      .raddr_hi = v[SPANTAP_TCPSTATE_raddr_hi], .raddr_lo = v[SPANTAP_TCPSTATE_raddr_lo]};
 }
 
 static int on_syscall(struct spantap_collector *c, const struct spantap_record *r, bool net) {
@@ -548,13 +587,16 @@ static int on_syscall(struct spantap_collector *c, const struct spantap_record *
   if (e.stack_id < 0)
     return (int)e.stack_id;
   if (net) {
-    e.ends = record_ends(v, SPANTAP_NETCALL_family, 0);
     e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
-    e.conn_id = conn_id(c, e.ends.family, e.ends.proto, e.ends.lport, e.ends.rport,
-                        e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
-                        v[SPANTAP_NETCALL_sock]);
-    if (e.conn_id < 0)
-      return (int)e.conn_id;
+    const struct socket_entry *sk = spantap_u64_map_get(c->sockets, e.sock);
+    if (sk) {
+      e.ends = sk->ends;
+      e.conn_id = sk->conn_id;
+    } else {
+      c->stats.unknown_sockets++; /* its SOCK record was lost: no addresses, no spans */
+    }
+    if (e.nr == c->close_nr)
+      free(spantap_u64_map_remove(c->sockets, e.sock));
   }
   struct spantap_syscall_info info = {0};
   if (spantap_syscall_info(e.nr, &info) < 0)
@@ -738,6 +780,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     return on_syscall(c, r, false);
   case SPANTAP_REC_NETCALL:
     return on_syscall(c, r, true);
+  case SPANTAP_REC_SOCKET:
+    return on_socket(c, r);
   case SPANTAP_REC_TCPSTATE: {
     int64_t ts = v[SPANTAP_TCPSTATE_ts];
     struct spantap_process *p = process_for(c, v[SPANTAP_TCPSTATE_pid], ts);
@@ -749,7 +793,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     struct spantap_event e = {.kind = SPANTAP_EV_TCPSTATE, .ts = ts, .pid = p->pid,
                               .tid = v[SPANTAP_TCPSTATE_tid], .stack_id = sid,
                               .sock = (uint64_t)v[SPANTAP_TCPSTATE_sock],
-                              .ends = record_ends(v, SPANTAP_TCPSTATE_family, IPPROTO_TCP),
+                              .ends = tcp_record_ends(v),
                               .state = v[SPANTAP_TCPSTATE_newstate]};
     int64_t cid = conn_id(c, e.ends.family, IPPROTO_TCP, e.ends.lport, e.ends.rport,
                           e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
@@ -757,6 +801,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     if (cid < 0)
       return (int)cid;
     e.conn_id = cid;
+    if (e.state == TCP_STATE_CLOSE) /* the socket is gone; the script announces a new one */
+      free(spantap_u64_map_remove(c->sockets, e.sock));
     int rc = spantap_reorder_push(c->window, &e);
     if (rc)
       return rc;
@@ -979,6 +1025,7 @@ int spantap_collector_finish(struct spantap_collector *c, char *err, size_t errl
       spantap_store_meta(c->store, "lines_malformed", NULL, (int64_t)s->malformed) < 0 ||
       spantap_store_meta(c->store, "processes_traced", NULL, (int64_t)s->processes) < 0 ||
       spantap_store_meta(c->store, "unknown_frames", NULL, (int64_t)s->unknown_frames) < 0 ||
+      spantap_store_meta(c->store, "unknown_sockets", NULL, (int64_t)s->unknown_sockets) < 0 ||
       store_span_counters(c) < 0)
     return store_failed(c, "recording counters", err, errlen);
   return spantap_collector_flush(c, err, errlen);

@@ -23,7 +23,7 @@ struct spantap_collector_opts {
   FILE *save_stream;      /* NULL, or where to copy every line (and MAP lines) */
   unsigned batch_records; /* records per transaction (0: 20000) */
   int64_t reorder_window_ns;  /* how late an event may arrive and still be in order (0: 250 ms) */
-  size_t reorder_max_events;  /* most events the reorder window holds (0: 262144) */
+  size_t reorder_max_events;  /* most events the reorder window holds (0: 65536) */
 };
 
 #define SPANTAP_MALFORMED_EXAMPLES 5
@@ -36,6 +36,7 @@ struct spantap_collector_stats {
   uint64_t processes;           /* distinct traced processes seen */
   uint64_t frames, stacks, modules, connections;
   uint64_t unknown_frames;      /* addresses outside any known mapping */
+  uint64_t unknown_sockets;     /* NC records naming a socket no SOCK record announced */
   bool begin_seen, end_seen;
   unsigned ready_mask;           /* SPANTAP_READY_* families that answered */
   char runtime[16];             /* from the BEGIN record */

@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 /* Bumped whenever a record gains, loses or reorders a field. */
-#define SPANTAP_RECORD_FORMAT_VERSION 1
+#define SPANTAP_RECORD_FORMAT_VERSION 2
 
 /* Field lists: F(record, field). Field names double as the names of the
  * SystemTap locals that hold their values when a template emits a record. */
@@ -38,17 +38,21 @@
 #define SPANTAP_FIELDS_SYSCALL(F)                                                      \
   F(SYSCALL, ts) F(SYSCALL, dur) F(SYSCALL, pid) F(SYSCALL, tid) F(SYSCALL, nr)        \
   F(SYSCALL, ret) F(SYSCALL, arg0) F(SYSCALL, arg1) F(SYSCALL, arg2)
-/* A syscall on a socket: the socket's addresses ride along. An IPv4 address is
- * in addr_lo as the kernel stores it (network byte order read as a little-endian
- * u32), addr_hi is 0; an IPv6 address is the two 64-bit halves, read the same
- * way. Ports are host order. sock is the kernel's struct sock address, which
- * identifies the connection while it lives. */
+/* A syscall on a socket: sock is the kernel's struct sock address, which
+ * identifies the socket while it lives; its addresses come in a SOCK record,
+ * printed before the first NC of the socket and again whenever its ports
+ * change (bind, connect), so that each NC stays short: every printed field
+ * costs the BPF runtime one perf output. */
 #define SPANTAP_FIELDS_NETCALL(F)                                                      \
   F(NETCALL, ts) F(NETCALL, dur) F(NETCALL, pid) F(NETCALL, tid) F(NETCALL, nr)        \
-  F(NETCALL, ret) F(NETCALL, arg0) F(NETCALL, arg1) F(NETCALL, arg2)                   \
-  F(NETCALL, family) F(NETCALL, proto) F(NETCALL, lport) F(NETCALL, rport)             \
-  F(NETCALL, laddr_hi) F(NETCALL, laddr_lo) F(NETCALL, raddr_hi) F(NETCALL, raddr_lo)  \
-  F(NETCALL, sock)
+  F(NETCALL, ret) F(NETCALL, arg0) F(NETCALL, arg1) F(NETCALL, arg2) F(NETCALL, sock)
+/* A socket's addresses. An IPv4 address is in addr_lo as the kernel stores it
+ * (network byte order read as a little-endian u32), addr_hi is 0; an IPv6
+ * address is the two 64-bit halves, read the same way. Ports are host order. */
+#define SPANTAP_FIELDS_SOCKET(F)                                                       \
+  F(SOCKET, ts) F(SOCKET, pid) F(SOCKET, sock) F(SOCKET, family) F(SOCKET, proto)      \
+  F(SOCKET, lport) F(SOCKET, rport) F(SOCKET, laddr_hi) F(SOCKET, laddr_lo)            \
+  F(SOCKET, raddr_hi) F(SOCKET, raddr_lo)
 #define SPANTAP_FIELDS_TCPSTATE(F)                                                     \
   F(TCPSTATE, ts) F(TCPSTATE, pid) F(TCPSTATE, tid) F(TCPSTATE, family)                \
   F(TCPSTATE, lport) F(TCPSTATE, rport) F(TCPSTATE, laddr_hi) F(TCPSTATE, laddr_lo)    \
@@ -82,6 +86,7 @@
   R(EXEC, "EXEC", SPANTAP_FIELDS_EXEC, false, true, true)                              \
   R(EXIT, "EXIT", SPANTAP_FIELDS_EXIT, false, false, true)                             \
   R(SYSCALL, "SC", SPANTAP_FIELDS_SYSCALL, true, false, true)                          \
+  R(SOCKET, "SOCK", SPANTAP_FIELDS_SOCKET, false, false, true)                         \
   R(NETCALL, "NC", SPANTAP_FIELDS_NETCALL, true, false, true)                          \
   R(TCPSTATE, "TCP", SPANTAP_FIELDS_TCPSTATE, true, false, true)                       \
   R(OFFCPU, "OFF", SPANTAP_FIELDS_OFFCPU, false, false, true)                           \
@@ -107,6 +112,7 @@ enum { SPANTAP_FIELDS_EXEC(SPANTAP_FIELD_ENUM) SPANTAP_EXEC__COUNT };
 enum { SPANTAP_FIELDS_EXIT(SPANTAP_FIELD_ENUM) SPANTAP_EXIT__COUNT };
 enum { SPANTAP_FIELDS_SYSCALL(SPANTAP_FIELD_ENUM) SPANTAP_SYSCALL__COUNT };
 enum { SPANTAP_FIELDS_NETCALL(SPANTAP_FIELD_ENUM) SPANTAP_NETCALL__COUNT };
+enum { SPANTAP_FIELDS_SOCKET(SPANTAP_FIELD_ENUM) SPANTAP_SOCKET__COUNT };
 enum { SPANTAP_FIELDS_TCPSTATE(SPANTAP_FIELD_ENUM) SPANTAP_TCPSTATE__COUNT };
 enum { SPANTAP_FIELDS_OFFCPU(SPANTAP_FIELD_ENUM) SPANTAP_OFFCPU__COUNT };
 enum { SPANTAP_FIELDS_PAGEFAULT(SPANTAP_FIELD_ENUM) SPANTAP_PAGEFAULT__COUNT };
