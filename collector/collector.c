@@ -52,6 +52,7 @@ struct spantap_collector {
   struct spantap_u64_map *services;    /* pid -> owned executable file name */
   struct spantap_u64_map *sockets;     /* kernel sock -> struct socket_entry, as announced */
   long close_nr;                       /* the close syscall's number: a socket's end */
+  int64_t newest_ts;                   /* the latest event time read */
 };
 
 /* What a SOCK record announced about a socket. */
@@ -65,6 +66,8 @@ static int sink_span(void *ctx, const struct spantap_span_row *row);
 static int sink_edge(void *ctx, int64_t parent_id, int64_t child_id, const char *kind);
 static int sink_trace(void *ctx, const struct spantap_trace_row *row);
 static const char *sink_service(void *ctx, int64_t pid);
+
+static int mark_loss(struct spantap_collector *c, int64_t ts);
 
 static int release_to_spans(const struct spantap_event *e, void *ctx) {
   struct spantap_collector *c = ctx;
@@ -836,7 +839,7 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     return on_xmap(c, r);
   case SPANTAP_REC_LOST:
     c->stats.lost += (uint64_t)v[SPANTAP_LOST_count];
-    return 0;
+    return mark_loss(c, v[SPANTAP_LOST_ts]);
   case SPANTAP_REC__COUNT:
     break;
   }
@@ -866,6 +869,9 @@ static int handle_line(struct spantap_collector *c, const char *line, size_t len
     count_malformed(c, why);
     return 0;
   }
+  /* the newest event time so far dates losses the runtime reports aside */
+  if (r.desc->nfields && strcmp(r.desc->field_names[0], "ts") == 0 && r.v[0] > c->newest_ts)
+    c->newest_ts = r.v[0];
   int rc = on_record(c, &r);
   if (rc == -EPROTO) {
     snprintf(err, errlen, "script speaks record format %" PRId64 ", this spantap reads %d",
@@ -943,13 +949,22 @@ int spantap_collector_feed(struct spantap_collector *c, const char *buf, size_t 
   return 0;
 }
 
+/* Events were lost around time TS (the newest event time seen when the loss
+ * was reported): the spans open then cannot be trusted. */
+static int mark_loss(struct spantap_collector *c, int64_t ts) {
+  struct spantap_event e = {.kind = SPANTAP_EV_LOSS, .ts = ts ? ts : c->newest_ts};
+  return spantap_reorder_push(c->window, &e);
+}
+
 int spantap_collector_add_lost(struct spantap_collector *c, uint64_t lost, const char *source,
                                char *err, size_t errlen) {
   c->stats.lost += lost;
   if (c->opts.save_stream)
-    fprintf(c->opts.save_stream, "LOST 0 %" PRIu64 " %s\n", lost, source);
-  (void)err;
-  (void)errlen;
+    fprintf(c->opts.save_stream, "LOST %" PRId64 " %" PRIu64 " %s\n", c->newest_ts, lost, source);
+  if (mark_loss(c, c->newest_ts) < 0) {
+    snprintf(err, errlen, "Failed to mark the spans open at a loss: ts=%" PRId64, c->newest_ts);
+    return -EIO;
+  }
   return 0;
 }
 
@@ -975,6 +990,7 @@ static int store_span_counters(struct spantap_collector *c) {
                   {"spans_joined", sp->joined},
                   {"spans_no_response", sp->no_response},
                   {"spans_unfinished", sp->unfinished},
+                  {"spans_in_loss", sp->spans_in_loss},
                   {"stray_responses", sp->stray_responses},
                   {"stray_replies", sp->stray_replies},
                   {"span_pending_overflow", sp->pending_overflow},

@@ -44,6 +44,7 @@ struct span {
   size_t npending, pending_cap;
   struct spantap_endpoints ends; /* client spans: the connection, to match the server side */
   uint64_t call_key;             /* client spans: key in engine.calls */
+  bool lossy;                    /* events were lost while it was open */
 };
 
 struct trace {
@@ -490,7 +491,7 @@ static int span_close(struct spantap_span_engine *s, struct span *sp, const char
   free(sp->pending_rows);
   sp->pending_rows = NULL;
   sp->pending_cap = 0;
-  sp->row.status = status;
+  sp->row.status = sp->lossy ? "loss" : status;
   spantap_u64_map_remove(s->open_spans, (uint64_t)sp->row.id);
   if (sp->call_key && spantap_u64_map_get(s->calls, sp->call_key) == sp)
     spantap_u64_map_remove(s->calls, sp->call_key);
@@ -709,6 +710,15 @@ static int on_socket_syscall(struct spantap_span_engine *s, const struct spantap
 
 /* ---- entry points ------------------------------------------------------------ */
 
+static void mark_lossy(uint64_t key, void *value, void *ctx) {
+  (void)key;
+  struct span *sp = value;
+  struct spantap_span_stats *stats = ctx;
+  if (!sp->lossy)
+    stats->spans_in_loss++;
+  sp->lossy = true;
+}
+
 int spantap_span_engine_event(struct spantap_span_engine *s, const struct spantap_event *e) {
   switch (e->kind) {
   case SPANTAP_EV_SYSCALL:
@@ -732,6 +742,10 @@ int spantap_span_engine_event(struct spantap_span_engine *s, const struct spanta
   case SPANTAP_EV_OFFCPU:
   case SPANTAP_EV_PAGEFAULT:
     return attribute_to_thread(s, e);
+  case SPANTAP_EV_LOSS:
+    s->stats.losses++;
+    spantap_u64_map_foreach(s->open_spans, mark_lossy, &s->stats);
+    return 0;
   case SPANTAP_EV_TCPSTATE:
     if (e->state == TCP_STATE_CLOSE) {
       struct conn *c = spantap_u64_map_get(s->conns, e->sock);

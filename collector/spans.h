@@ -52,6 +52,8 @@ struct spantap_span_stats {
   uint64_t no_response;       /* spans closed before any response */
   uint64_t unfinished;        /* spans still in their request when the recording ended */
   uint64_t pending_overflow;  /* events kept in a span because too many awaited a decision */
+  uint64_t losses;            /* times the runtime reported lost events */
+  uint64_t spans_in_loss;     /* spans open at such a time: status "loss" */
 };
 
 struct spantap_span_engine;

@@ -62,6 +62,11 @@ static void print_spans(sqlite3 *db, FILE *out) {
   int64_t odd = scalar(db, "SELECT sum(num_value) FROM recording WHERE key IN"
                            " ('stray_responses', 'stray_replies', 'spans_no_response',"
                            " 'spans_unfinished')");
+  int64_t lossy = scalar(db, "SELECT num_value FROM recording WHERE key = 'spans_in_loss'");
+  if (lossy > 0)
+    fprintf(out, "              %lld spans were open when events were lost: status 'loss', their "
+                 "traces incomplete\n",
+            (long long)lossy);
   if (odd > 0)
     fprintf(out, "              %lld exchanges did not fit (responses without request, requests "
                  "without response; see the recording table)\n",

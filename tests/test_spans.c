@@ -451,6 +451,26 @@ static void test_event_loop_deferred_connect(void **state) {
   spantap_span_engine_destroy(s);
 }
 
+/* Events lost while a span is open make it "loss" (and its trace incomplete);
+ * a span opened after the loss is not marked. */
+static void test_loss_marks_open_spans(void **state) {
+  (void)state;
+  struct capture c;
+  struct spantap_span_engine *s = engine(&c);
+  sock_call(s, 100, 10, 100, 101, "read", 10, 0x61, 80, 1000);
+  other_event(s, SPANTAP_EV_LOSS, 120, 0, 0, 0);
+  sock_call(s, 130, 10, 100, 101, "write", 10, 0x61, 80, 1000);
+  sock_call(s, 200, 10, 100, 101, "read", 10, 0x61, 80, 1000);
+  sock_call(s, 230, 10, 100, 101, "write", 10, 0x61, 80, 1000);
+  assert_int_equal(spantap_span_engine_finish(s), 0);
+  assert_int_equal(c.nspans, 2);
+  assert_string_equal(c.span_status[0], "loss");
+  assert_int_equal(c.traces[0].complete, 0);
+  assert_string_equal(c.span_status[1], "ok");
+  assert_int_equal(spantap_span_engine_stats(s)->spans_in_loss, 1);
+  spantap_span_engine_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keep_alive),         cmocka_unit_test(test_pipelined),
@@ -459,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_fork_state),         cmocka_unit_test(test_inconsistent_input),
       cmocka_unit_test(test_no_response),        cmocka_unit_test(test_v4_mapped_join),
       cmocka_unit_test(test_event_loop_deferred_connect),
+      cmocka_unit_test(test_loss_marks_open_spans),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
