@@ -228,29 +228,33 @@ static int write_row(struct spantap_span_engine *s, const struct spantap_event *
   return has_row(e) ? s->sink.event_row(s->sink.ctx, e, span_id) : 0;
 }
 
-static void tally_event(struct tallies *t, const struct spantap_event *e) {
+/* Counts E in T; only the part of its duration after FROM (the span's start)
+ * counts: a blocking read that opens a span waited for the request before it. */
+static void tally_event(struct tallies *t, const struct spantap_event *e, int64_t from) {
+  int64_t end = spantap_event_end(e);
+  int64_t dur = e->ts >= from ? e->dur : end > from ? end - from : 0;
   switch (e->kind) {
   case SPANTAP_EV_SYSCALL:
     t->syscalls++;
     switch (e->class_name ? e->class_name[0] : 'o') {
     case 'n':
-      t->net_ns += e->dur;
+      t->net_ns += dur;
       break;
     case 'f':
-      t->file_ns += e->dur;
+      t->file_ns += dur;
       break;
     case 'm':
-      t->mem_ns += e->dur;
+      t->mem_ns += dur;
       break;
     case 'p':
-      t->proc_ns += e->dur;
+      t->proc_ns += dur;
       break;
     default:
-      t->other_ns += e->dur;
+      t->other_ns += dur;
     }
     break;
   case SPANTAP_EV_OFFCPU:
-    t->offcpu_ns += e->dur;
+    t->offcpu_ns += dur;
     t->switches++;
     break;
   case SPANTAP_EV_PAGEFAULT:
@@ -307,7 +311,7 @@ static int add_pending(struct spantap_span_engine *s, struct span *sp,
     sp->pending_cap = cap;
   }
   sp->pending_rows[sp->npending++] = *e;
-  tally_event(&sp->pending, e);
+  tally_event(&sp->pending, e, sp->row.start_ns);
   return 0;
 }
 
@@ -317,7 +321,7 @@ static int commit_io(struct spantap_span_engine *s, struct span *sp,
   int rc = commit_pending(s, sp);
   if (rc)
     return rc;
-  tally_event(&sp->committed, e);
+  tally_event(&sp->committed, e, sp->row.start_ns);
   int64_t end = spantap_event_end(e);
   if (end > sp->row.end_ns)
     sp->row.end_ns = end;
