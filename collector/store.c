@@ -279,6 +279,9 @@ int spantap_store_close(struct spantap_store *s, char *err, size_t errlen) {
     rc = exec_sql(s, "COMMIT", "commit last batch", err, errlen);
     s->in_txn = false;
   }
+  /* index builds sort the whole table: on disk, so memory does not grow with it */
+  if (rc == 0)
+    rc = exec_sql(s, "PRAGMA temp_store=FILE", "configure index build", err, errlen);
   if (rc == 0)
     rc = exec_sql(s, index_sql, "build indexes", err, errlen);
   if (rc == 0)
