@@ -18,7 +18,8 @@ REQUESTS=400
 # start_recording DB BINARY: records BINARY in the background until stopped;
 # waits for the tracing line. Sets $rec.
 start_recording() {
-  "$SPANTAP" record --force -o "$1" --binary "$2" --duration 300 > "$1.out" 2>&1 &
+  "$SPANTAP" record --force -o "$1" --save-stream "$1.stream" --binary "$2" --duration 300 \
+    > "$1.out" 2>&1 &
   rec=$!
   for _ in $(seq 600); do grep -qs '^spantap: tracing\|INCOMPLETE' "$1.out" && break; sleep 0.2; done
   grep -q '^spantap: tracing' "$1.out" || { cat "$1.out"; not_ok "recording of $2 started"; finish; exit 1; }
@@ -75,6 +76,12 @@ check "nginx: the longest span ($span_longest ms) fits ab's longest request ($ab
   "$(awk -v s="$span_longest" -v c="$ab_longest" 'BEGIN {print (s <= c + 1) ? 1 : 0}')"
 check "nginx: the median span ($span_median ms) fits ab's median ($ab_median ms)" 1 \
   "$(awk -v s="$span_median" -v c="$ab_median" 'BEGIN {print (s <= c + 1) ? 1 : 0}')"
+
+# the saved stream, imported without root, derives the same spans
+"$SPANTAP" import -o "$WORK/nginx-imported.db" "$WORK/nginx.db.stream" > /dev/null 2>&1
+check "nginx: import of the saved stream derives the same spans and traces" \
+  "$(q "$WORK/nginx.db" "SELECT count(*), sum(dur_ns), sum(bytes_in + bytes_out), (SELECT count(*) FROM traces) FROM spans")" \
+  "$(q "$WORK/nginx-imported.db" "SELECT count(*), sum(dur_ns), sum(bytes_in + bytes_out), (SELECT count(*) FROM traces) FROM spans")"
 
 # ---- redis-server under redis-benchmark ------------------------------------------
 mkdir -p "$WORK/redis"
