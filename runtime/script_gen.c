@@ -156,7 +156,11 @@ static void gen_target_match(struct gen *g) {
     if (!o->targets[i].is_path && strlen(o->targets[i].name) < SPANTAP_COMM_MAX)
       any_short_name = true;
   }
+  if (o->ntargets)
+    emit(g, "  exe = @cast(@cast(task, \"task_struct\", \"kernel\")->mm, \"mm_struct\", "
+            "\"kernel\")->exe_file\n");
   if (any_short_name) {
+    emit(g, "  lead = @cast(task, \"task_struct\", \"kernel\")->group_leader\n");
     emit(g, "  c0 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm)\n");
     emit(g, "  c1 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm + 8)\n");
   }
