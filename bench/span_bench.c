@@ -7,7 +7,8 @@
  *   (c) the whole collector into SQLite: events/s, spans/s;
  *   (d) the collector's peak memory for N and for 4N requests, each measured in
  *       a child process, to show it does not grow with the recording.
- * Usage: span_bench [REQUESTS]   (8 events per request) */
+ * Usage: span_bench [REQUESTS]   (8 events per request)
+ *        span_bench --stream FILE   (a saved stream: (a) to (c) only) */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "collector/collector.h"
 #include "collector/spans.h"
 #include "collector/stream_parse.h"
+#include "collector/u64_map.h"
 #include "runtime/syscall_table.h"
 
 #define CONNECTIONS 64
@@ -100,35 +102,49 @@ static int ignore_trace(void *ctx, const struct spantap_trace_row *r) {
   return 0;
 }
 
-/* The addresses announce_sockets gives socket SOCK. */
-static struct spantap_endpoints sock_ends(uint64_t sock) {
-  int k = (int)(sock & 0xffff);
-  struct spantap_endpoints e = {.family = 2, .proto = 6, .laddr_lo = 16777343,
-                                .raddr_lo = 16777343};
-  switch (sock >> 16) {
-  case 1:
-    e.lport = 8080, e.rport = 40000 + k;
-    break;
-  case 2:
-    e.lport = 50000 + k, e.rport = 9000;
-    break;
-  default:
-    e.lport = 9000, e.rport = 50000 + k;
-  }
-  return e;
+static void free_value(uint64_t key, void *value, void *ctx) {
+  (void)key, (void)ctx;
+  free(value);
 }
 
-/* Parses BUF into events for the engine-only run (in stream order; the
- * lines of this stream are in completion order already except the backend's). */
+/* Reads the whole file PATH into *BUF. Returns its length, or 0 on failure. */
+static size_t read_stream_file(const char *path, char **buf) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  size_t cap = 1 << 20, len = 0, n;
+  *buf = malloc(cap);
+  while ((n = fread(*buf + len, 1, cap - len, f)) > 0) {
+    len += n;
+    if (len == cap)
+      *buf = realloc(*buf, cap *= 2);
+  }
+  fclose(f);
+  return len;
+}
+
+/* Parses the syscalls of BUF into events for the engine-only run, in stream
+ * order, with the socket addresses of the SOCK records. */
 static struct spantap_event *parse_events(const char *buf, size_t len, long *n) {
   long cap = 1024, count = 0;
   struct spantap_event *ev = malloc((size_t)cap * sizeof *ev);
+  struct spantap_u64_map *socks = spantap_u64_map_new();
   for (const char *p = buf, *end = buf + len; p < end;) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     struct spantap_record r;
     const char *why;
     if (spantap_record_parse(p, (size_t)(nl - p), &r, &why) == 0 &&
-        (r.desc->kind == SPANTAP_REC_SYSCALL || r.desc->kind == SPANTAP_REC_NETCALL)) {
+        r.desc->kind == SPANTAP_REC_SOCKET) {
+      const int64_t *v = r.v;
+      struct spantap_endpoints *e = malloc(sizeof *e);
+      *e = (struct spantap_endpoints){
+          .family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
+          .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
+          .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+          .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
+      free(spantap_u64_map_remove(socks, (uint64_t)v[SPANTAP_SOCKET_sock]));
+      spantap_u64_map_put(socks, (uint64_t)v[SPANTAP_SOCKET_sock], e);
+    } else if (r.desc->kind == SPANTAP_REC_SYSCALL || r.desc->kind == SPANTAP_REC_NETCALL) {
       if (count == cap)
         ev = realloc(ev, (size_t)(cap *= 2) * sizeof *ev);
       const int64_t *v = r.v;
@@ -140,12 +156,16 @@ static struct spantap_event *parse_events(const char *buf, size_t len, long *n) 
         e.class_name = "net";
         e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
         e.conn_id = v[SPANTAP_NETCALL_sock];
-        e.ends = sock_ends(e.sock);
+        const struct spantap_endpoints *ends = spantap_u64_map_get(socks, e.sock);
+        if (ends)
+          e.ends = *ends;
       }
       ev[count++] = e;
     }
     p = nl + 1;
   }
+  spantap_u64_map_foreach(socks, free_value, NULL);
+  spantap_u64_map_destroy(socks);
   *n = count;
   return ev;
 }
@@ -230,10 +250,16 @@ static long peak_kib(long requests) {
 }
 
 int main(int argc, char **argv) {
-  long requests = argc > 1 ? atol(argv[1]) : 125000;
-  char *buf;
-  size_t len = build_stream(0, requests, true, &buf);
-  long events = requests * 8;
+  /* a saved stream (spantap record --save-stream), or the synthetic one */
+  const char *stream = argc > 2 && strcmp(argv[1], "--stream") == 0 ? argv[2] : NULL;
+  long requests = stream ? 0 : argc > 1 ? atol(argv[1]) : 125000;
+  char *buf = NULL;
+  size_t len = stream ? read_stream_file(stream, &buf) : build_stream(0, requests, true, &buf);
+  if (!len || (!stream && requests < 4)) {
+    fprintf(stderr, "span_bench: %s\nUsage: span_bench [REQUESTS] | span_bench --stream FILE\n",
+            stream ? "cannot read the stream file" : "REQUESTS must be at least 4");
+    return 2;
+  }
 
   double t0 = now_s();
   long parsed = 0;
@@ -264,18 +290,26 @@ int main(int argc, char **argv) {
 
   uint64_t spans = 0;
   double full_s = run_collector(buf, len, &spans);
-  free(buf);
   if (full_s < 0)
     return 1;
 
-  printf("span_bench: %ld requests, %ld events, %.1f MB of stream\n", requests, events,
-         len / 1e6);
+  long events = 0;
+  for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + len - p))); p++)
+    events++;
+  if (stream)
+    printf("span_bench: %s, %ld lines, %.1f MB\n", stream, events, len / 1e6);
+  else
+    printf("span_bench: %ld requests, %ld events, %.1f MB of stream\n", requests, events,
+           len / 1e6);
   printf("  parse only (baseline):  %10.0f events/s\n", parsed / parse_s);
   printf("  span engine alone:      %10.0f events/s  %9.0f spans/s  (%.2fx the parse time)\n",
          nev / engine_s, engine_spans / engine_s, engine_s / parse_s);
   printf("  whole collector+SQLite: %10.0f events/s  %9.0f spans/s  (%.2fx the parse time; %" PRIu64
          " spans)\n",
          events / full_s, spans / full_s, full_s / parse_s, spans);
+  free(buf);
+  if (stream)
+    return 0;
   long small = peak_kib(requests / 4), large = peak_kib(requests);
   printf("  peak memory: %ld KiB for %ld requests, %ld KiB for %ld (%.2fx for 4x the events)\n",
          small, requests / 4, large, requests, large / (double)small);
