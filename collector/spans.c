@@ -20,6 +20,7 @@
 #define ECONNRESET_NUMBER 104
 #define EPIPE_NUMBER 32
 #define TEXT_MAX 1024 /* services and critical-path texts of a trace */
+#define DISTINCT_SERVICES_MAX 64 /* services named in a trace's row */
 
 /* What a syscall does to a connection. */
 enum io_kind { IO_OTHER, IO_RECV, IO_SEND, IO_ACCEPT, IO_CONNECT, IO_CLOSE, IO_SHUTDOWN };
@@ -395,6 +396,8 @@ static int flush_trace(struct spantap_span_engine *s, struct trace *t) {
                                  .start_ns = t->spans[0]->row.start_ns, .spans = (int64_t)t->n,
                                  .complete = 1};
   char services[TEXT_MAX] = "", path[TEXT_MAX] = "";
+  const char *distinct[DISTINCT_SERVICES_MAX];
+  size_t ndistinct = 0;
   for (size_t i = 0; i < t->n; i++) {
     const struct spantap_span_row *r = &t->spans[i]->row;
     long p = r->parent_id ? span_index(t, r->parent_id) : -1;
@@ -408,11 +411,14 @@ static int flush_trace(struct spantap_span_engine *s, struct trace *t) {
       tr.depth = r->depth + 1;
     if (strcmp(r->status, "ok") != 0)
       tr.complete = 0;
+    /* distinct services, in order of first span (a long trace has few) */
     bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++)
-      seen = strcmp(t->spans[j]->service, t->spans[i]->service) == 0;
-    if (!seen)
+    for (size_t j = 0; j < ndistinct && !seen; j++)
+      seen = strcmp(distinct[j], t->spans[i]->service) == 0;
+    if (!seen && ndistinct < DISTINCT_SERVICES_MAX) {
+      distinct[ndistinct++] = t->spans[i]->service;
       text_append(services, ",", t->spans[i]->service);
+    }
   }
   for (long i = 0; i >= 0; i = best_child[i]) {
     t->spans[i]->row.critical = 1;
