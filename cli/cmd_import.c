@@ -2,6 +2,7 @@
  * print a stored recording's summary. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,20 @@ static const char import_usage[] =
     "\n"
     "Example:\n"
     "  spantap import run.stream -o run.db\n";
+
+/* An import that failed half-way leaves nothing behind (it can be run again):
+ * removes the database OUTPUT and its WAL files, and says why with ERR. */
+static int import_failed(const char *output, const char *err) {
+  char side[PATH_MAX + 8];
+  unlink(output);
+  snprintf(side, sizeof side, "%s-wal", output);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", output);
+  unlink(side);
+  fprintf(stderr, "spantap import: Failed to store the stream in %s (removed it): %s\n", output,
+          err);
+  return SPANTAP_EXIT_FAIL;
+}
 
 int spantap_cmd_import(int argc, char **argv) {
   static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
@@ -143,13 +158,10 @@ int spantap_cmd_import(int argc, char **argv) {
     fclose(in);
   if (rc < 0) {
     spantap_store_destroy(store);
-    fprintf(stderr, "spantap import: %s\n", err);
-    return SPANTAP_EXIT_FAIL;
+    return import_failed(output, err);
   }
-  if (spantap_store_close(store, err, sizeof err) < 0) {
-    fprintf(stderr, "spantap import: %s\n", err);
-    return SPANTAP_EXIT_FAIL;
-  }
+  if (spantap_store_close(store, err, sizeof err) < 0)
+    return import_failed(output, err);
   if (spantap_summary_print(output, stdout, 10, err, sizeof err) < 0)
     fprintf(stderr, "spantap import: %s\n", err);
   return SPANTAP_EXIT_OK;

@@ -92,6 +92,12 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   struct spantap_span_sink sink = {.ctx = c, .event_row = sink_event_row, .span = sink_span,
                                    .edge = sink_edge, .trace = sink_trace,
                                    .service = sink_service};
+  /* a recording reads as incomplete until finished in order (record and
+   * import set complete to 1 then), even when the collector is killed */
+  if (spantap_store_meta(store, "complete", NULL, 0) < 0) {
+    free(c);
+    return -EIO;
+  }
   if (spantap_span_engine_new(&sink, &c->spans) < 0 ||
       spantap_reorder_new(c->opts.reorder_window_ns, c->opts.reorder_max_events,
                           release_to_spans, c, &c->window) < 0) {
@@ -692,8 +698,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       p->main_module_id = parent->main_module_id;
       p->start_code = parent->start_code;
       p->end_code = parent->end_code;
-      if (parent->exe)
-        p->exe = strdup(parent->exe);
+      free(p->exe);
+      p->exe = parent->exe ? strdup(parent->exe) : NULL;
       if (parent->exe)
         remember_service(c, child_pid, sink_service(c, pid) ? sink_service(c, pid) : parent->exe,
                          true);
@@ -854,6 +860,20 @@ static void count_malformed(struct spantap_collector *c, const char *why) {
   c->stats.malformed++;
 }
 
+/* Why R's time fields cannot be right (a negative time or duration, or an
+ * end past the clock's range), or NULL when they can. Events are ordered by
+ * ts + dur, which must not overflow. */
+static const char *record_time_error(const struct spantap_record *r) {
+  if (r->desc->nfields < 1 || strcmp(r->desc->field_names[0], "ts") != 0)
+    return NULL;
+  if (r->v[0] < 0)
+    return "negative time";
+  if (r->desc->nfields >= 2 && strcmp(r->desc->field_names[1], "dur") == 0 &&
+      (r->v[1] < 0 || r->v[0] > INT64_MAX - r->v[1]))
+    return "duration out of range";
+  return NULL;
+}
+
 static int handle_line(struct spantap_collector *c, const char *line, size_t len, char *err,
                        size_t errlen) {
   c->stats.lines++;
@@ -867,6 +887,11 @@ static int handle_line(struct spantap_collector *c, const char *line, size_t len
   const char *why = NULL;
   if (spantap_record_parse(line, len, &r, &why) < 0) {
     count_malformed(c, why);
+    return 0;
+  }
+  const char *bad_time = record_time_error(&r);
+  if (bad_time) {
+    count_malformed(c, bad_time);
     return 0;
   }
   /* the newest event time so far dates losses the runtime reports aside */

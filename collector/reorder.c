@@ -137,7 +137,8 @@ int spantap_reorder_push(struct spantap_reorder *r, const struct spantap_event *
     r->stats.peak = r->n;
   if (key > r->newest)
     r->newest = key;
-  while (r->n && r->heap[0].key <= r->newest - r->window_ns) {
+  int64_t due = r->newest > INT64_MIN + r->window_ns ? r->newest - r->window_ns : INT64_MIN;
+  while (r->n && r->heap[0].key <= due) {
     int rc = release_top(r);
     if (rc)
       return rc;

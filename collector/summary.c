@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <string.h>
 
 static int64_t scalar(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st;
@@ -103,8 +104,12 @@ int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, si
   fprintf(out, "  status:     %s", meta_text(db, "complete", buf, sizeof buf)[0] == '1'
                                        ? "complete"
                                        : "INCOMPLETE");
-  if (buf[0] != '1')
-    fprintf(out, " (%s)", meta_text(db, "incomplete_reason", buf, sizeof buf));
+  if (buf[0] != '1') {
+    meta_text(db, "incomplete_reason", buf, sizeof buf);
+    fprintf(out, " (%s)", strcmp(buf, "?") != 0 ? buf
+                                                : "spantap stopped before the recording ended: "
+                                                  "everything up to its last committed batch is here");
+  }
   fprintf(out, "\n  runtime:    %s, stack mode %s", meta_text(db, "runtime", buf, sizeof buf),
           meta_text(db, "stack_mode", buf + 64, sizeof buf - 64));
   fprintf(out, ", depth %s\n", meta_text(db, "stack_depth", buf, sizeof buf));

@@ -10,8 +10,12 @@ libspantap_la_SOURCES += \
 
 # Preloaded into stap/stapbpf (see spantap_setup_bpf_args); found next to the
 # spantap executable in the build tree (.libs/) or in $(pkglibdir) once installed.
+# Never instrumented (--enable-sanitizers, --enable-fuzzing): a sanitizer
+# runtime pulled into stapbpf by LD_PRELOAD aborts it ("ASan runtime does not
+# come first"), so its flags are the warnings alone, for compiling and linking.
 pkglib_LTLIBRARIES += libspantap_memlock.la
 libspantap_memlock_la_SOURCES = runtime/memlock_shim.c
+libspantap_memlock_la_CFLAGS = -std=gnu11 $(SPANTAP_WARN_CFLAGS)
 libspantap_memlock_la_LDFLAGS = -module -avoid-version -shared
 libspantap_memlock_la_LIBADD = -ldl
 
