@@ -69,9 +69,30 @@ static const char *sink_service(void *ctx, int64_t pid);
 
 static int mark_loss(struct spantap_collector *c, int64_t ts);
 
+static int remember_socket(struct spantap_collector *c, const struct spantap_event *e);
+
+/* An event leaves the reorder window, in time order: the socket table follows
+ * SOCK records and socket ends, syscalls on sockets get their addresses, and
+ * everything else goes on to the span engine. */
 static int release_to_spans(const struct spantap_event *e, void *ctx) {
   struct spantap_collector *c = ctx;
-  return spantap_span_engine_event(c->spans, e);
+  if (e->kind == SPANTAP_EV_SOCKET)
+    return remember_socket(c, e);
+  if (e->kind == SPANTAP_EV_TCPSTATE && e->state == TCP_STATE_CLOSE)
+    free(spantap_u64_map_remove(c->sockets, e->sock)); /* gone: a new one will be announced */
+  if (e->kind != SPANTAP_EV_SYSCALL || !e->sock)
+    return spantap_span_engine_event(c->spans, e);
+  struct spantap_event resolved = *e;
+  const struct socket_entry *sk = spantap_u64_map_get(c->sockets, e->sock);
+  if (sk) {
+    resolved.ends = sk->ends;
+    resolved.conn_id = sk->conn_id;
+  } else {
+    c->stats.unknown_sockets++; /* its SOCK record was lost: no addresses, no spans */
+  }
+  if (e->nr == c->close_nr)
+    free(spantap_u64_map_remove(c->sockets, e->sock));
+  return spantap_span_engine_event(c->spans, &resolved);
 }
 
 int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer *sym,
@@ -545,27 +566,35 @@ static const char *class_name(unsigned classes) {
   return "other";
 }
 
-/* A SOCK record: the addresses of a socket that NC records name. */
+/* A SOCK record: the addresses of a socket that NC records name. It goes
+ * through the reorder window like the syscalls that name the socket: printed
+ * with the time of the syscall that announced it, it comes out before every NC
+ * of the socket, even one that another CPU delivered first. */
 static int on_socket(struct spantap_collector *c, const struct spantap_record *r) {
   const int64_t *v = r->v;
+  struct spantap_event e = {
+      .kind = SPANTAP_EV_SOCKET, .ts = v[SPANTAP_SOCKET_ts], .pid = v[SPANTAP_SOCKET_pid],
+      .sock = (uint64_t)v[SPANTAP_SOCKET_sock],
+      .ends = {.family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
+               .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
+               .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+               .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]}};
+  e.conn_id = conn_id(c, e.ends.family, e.ends.proto, e.ends.lport, e.ends.rport,
+                      e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
+                      v[SPANTAP_SOCKET_sock]);
+  if (e.conn_id < 0)
+    return (int)e.conn_id;
+  return spantap_reorder_push(c->window, &e);
+}
+
+/* In time order: a SOCK's addresses enter the socket table. Returns 0 or -ENOMEM. */
+static int remember_socket(struct spantap_collector *c, const struct spantap_event *e) {
   struct socket_entry *s = malloc(sizeof *s);
   if (!s)
     return -ENOMEM;
-  s->ends = (struct spantap_endpoints){
-      .family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
-      .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
-      .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
-      .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
-  s->conn_id = conn_id(c, s->ends.family, s->ends.proto, s->ends.lport, s->ends.rport,
-                       s->ends.laddr_hi, s->ends.laddr_lo, s->ends.raddr_hi, s->ends.raddr_lo,
-                       v[SPANTAP_SOCKET_sock]);
-  if (s->conn_id < 0) {
-    int rc = (int)s->conn_id;
-    free(s);
-    return rc;
-  }
-  free(spantap_u64_map_remove(c->sockets, (uint64_t)v[SPANTAP_SOCKET_sock]));
-  if (spantap_u64_map_put(c->sockets, (uint64_t)v[SPANTAP_SOCKET_sock], s) < 0) {
+  *s = (struct socket_entry){.ends = e->ends, .conn_id = e->conn_id};
+  free(spantap_u64_map_remove(c->sockets, e->sock));
+  if (spantap_u64_map_put(c->sockets, e->sock, s) < 0) {
     free(s);
     return -ENOMEM;
   }
@@ -595,18 +624,8 @@ static int on_syscall(struct spantap_collector *c, const struct spantap_record *
   e.stack_id = stack_id(c, p, r, ts);
   if (e.stack_id < 0)
     return (int)e.stack_id;
-  if (net) {
-    e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
-    const struct socket_entry *sk = spantap_u64_map_get(c->sockets, e.sock);
-    if (sk) {
-      e.ends = sk->ends;
-      e.conn_id = sk->conn_id;
-    } else {
-      c->stats.unknown_sockets++; /* its SOCK record was lost: no addresses, no spans */
-    }
-    if (e.nr == c->close_nr)
-      free(spantap_u64_map_remove(c->sockets, e.sock));
-  }
+  if (net)
+    e.sock = (uint64_t)v[SPANTAP_NETCALL_sock]; /* its addresses: when it leaves the window */
   struct spantap_syscall_info info = {0};
   if (spantap_syscall_info(e.nr, &info) < 0)
     info.classes = SPANTAP_CLASS_OTHER;
@@ -810,8 +829,6 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
     if (cid < 0)
       return (int)cid;
     e.conn_id = cid;
-    if (e.state == TCP_STATE_CLOSE) /* the socket is gone; the script announces a new one */
-      free(spantap_u64_map_remove(c->sockets, e.sock));
     int rc = spantap_reorder_push(c->window, &e);
     if (rc)
       return rc;

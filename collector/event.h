@@ -15,7 +15,8 @@ enum spantap_event_kind {
   SPANTAP_EV_OFFCPU,    /* a thread ran again after dur ns off the CPU */
   SPANTAP_EV_PAGEFAULT, /* a user page fault */
   SPANTAP_EV_TCPSTATE,  /* a socket's TCP state changed to new_state */
-  SPANTAP_EV_LOSS       /* the runtime lost events around ts */
+  SPANTAP_EV_LOSS,      /* the runtime lost events around ts */
+  SPANTAP_EV_SOCKET     /* a socket's addresses (ends, conn_id), announced at ts */
 };
 
 /* The two ends of a socket, as the local side sees them. Addresses use the

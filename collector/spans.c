@@ -752,6 +752,8 @@ int spantap_span_engine_event(struct spantap_span_engine *s, const struct spanta
   case SPANTAP_EV_OFFCPU:
   case SPANTAP_EV_PAGEFAULT:
     return attribute_to_thread(s, e);
+  case SPANTAP_EV_SOCKET: /* the collector's: it resolves sockets before the engine */
+    return 0;
   case SPANTAP_EV_LOSS:
     s->stats.losses++;
     spantap_u64_map_foreach(s->open_spans, mark_lossy, &s->stats);

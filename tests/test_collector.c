@@ -165,6 +165,38 @@ static void test_format_version_mismatch(void **state) {
   spantap_store_destroy(store);
 }
 
+/* Per-CPU buffers interleave: a syscall on a socket from one CPU can reach the
+ * collector before the SOCK line that announced the socket on another. Both
+ * pass the reorder window in time order, so the syscall still gets its
+ * addresses; and a request/response on it becomes a span with its service. */
+static void test_socket_announced_on_another_cpu(void **state) {
+  (void)state;
+  struct spantap_store *store;
+  char err[512], stream[1024];
+  assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {.stack_mode = 0, .stack_depth = 8};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
+  snprintf(stream, sizeof stream,
+           "BEGIN %d 0 bpf\n"
+           "EXEC 100 20 20 1 1 0 0 0 0 /usr/sbin/server\n"
+           "NC 300 10 20 22 0 50 5 0 0 777\n"  /* thread 22 reads, first in the stream */
+           "SOCK 200 20 777 2 6 8080 41000 0 16777343 0 16777343\n" /* announced by 21 */
+           "NC 200 5 20 21 0 40 5 0 0 777\n"
+           "NC 400 10 20 22 1 90 5 0 0 777\n"
+           "END 500\n",
+           SPANTAP_RECORD_FORMAT_VERSION);
+  assert_int_equal(spantap_collector_feed(c, stream, strlen(stream), err, sizeof err), 0);
+  assert_int_equal(spantap_collector_finish(c, err, sizeof err), 0);
+  assert_int_equal(spantap_collector_stats(c)->unknown_sockets, 0);
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE conn_id IS NULL"), 0);
+  assert_int_equal(query_int("SELECT rport FROM connections"), 41000);
+  assert_int_equal(query_int("SELECT count(*) FROM spans WHERE kind = 'server' AND service = 'server'"
+                             " AND bytes_in = 90 AND bytes_out = 90"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lineage_and_counts, setup, teardown),
@@ -172,6 +204,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_split_input_is_the_same, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_and_long_lines, setup, teardown),
       cmocka_unit_test_setup_teardown(test_format_version_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_socket_announced_on_another_cpu, setup, teardown),
   };
   return cmocka_run_group_tests_name("collector", tests, NULL, NULL);
 }
