@@ -228,6 +228,8 @@ int spantap_cmd_record(int argc, char **argv) {
     if (!ready && cs->ready_mask == SPANTAP_READY_ALL) {
       ready = true;
       started = now;
+      /* the script is compiled and loaded: nothing is left behind if spantap is killed */
+      unlink(script_path);
       fprintf(stderr, "spantap: tracing%s (Ctrl-C to stop)\n",
               o.duration_s > 0 ? " for the given duration" : "");
       if (o.duration_s > 0)
