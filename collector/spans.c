@@ -45,6 +45,7 @@ struct span {
   size_t npending, pending_cap;
   struct spantap_endpoints ends; /* client spans: the connection, to match the server side */
   uint64_t call_key;             /* client spans: key in engine.calls */
+  uint64_t orphan_key;           /* server spans opened without a client: key in engine.orphans */
   bool lossy;                    /* events were lost while it was open */
 };
 
@@ -72,6 +73,7 @@ struct spantap_span_engine {
   struct spantap_u64_map *threads;    /* tid -> struct thread */
   struct spantap_u64_map *open_spans; /* span id -> struct span */
   struct spantap_u64_map *calls;      /* connection key -> client span awaiting its server */
+  struct spantap_u64_map *orphans;    /* connection key -> server span that found no client */
   int64_t next_span_id, next_trace_id;
   unsigned char io[SPANTAP_SYSCALL_MAX];
 };
@@ -105,7 +107,8 @@ int spantap_span_engine_new(const struct spantap_span_sink *sink,
   s->threads = spantap_u64_map_new();
   s->open_spans = spantap_u64_map_new();
   s->calls = spantap_u64_map_new();
-  if (!s->conns || !s->threads || !s->open_spans || !s->calls) {
+  s->orphans = spantap_u64_map_new();
+  if (!s->conns || !s->threads || !s->open_spans || !s->calls || !s->orphans) {
     spantap_span_engine_destroy(s);
     return -ENOMEM;
   }
@@ -165,6 +168,7 @@ void spantap_span_engine_destroy(struct spantap_span_engine *s) {
   spantap_u64_map_destroy(s->threads);
   spantap_u64_map_destroy(s->open_spans);
   spantap_u64_map_destroy(s->calls);
+  spantap_u64_map_destroy(s->orphans);
   free(s);
 }
 
@@ -392,8 +396,11 @@ static int flush_trace(struct spantap_span_engine *s, struct trace *t) {
     return -ENOMEM;
   for (size_t i = 0; i < t->n; i++)
     best_child[i] = -1;
-  struct spantap_trace_row tr = {.id = t->id, .root_span_id = t->spans[0]->row.id,
-                                 .start_ns = t->spans[0]->row.start_ns, .spans = (int64_t)t->n,
+  size_t root = 0; /* the span without a parent (the first, unless a merge came before it) */
+  while (root + 1 < t->n && t->spans[root]->row.parent_id)
+    root++;
+  struct spantap_trace_row tr = {.id = t->id, .root_span_id = t->spans[root]->row.id,
+                                 .start_ns = t->spans[root]->row.start_ns, .spans = (int64_t)t->n,
                                  .complete = 1};
   char services[TEXT_MAX] = "", path[TEXT_MAX] = "";
   const char *distinct[DISTINCT_SERVICES_MAX];
@@ -420,9 +427,9 @@ static int flush_trace(struct spantap_span_engine *s, struct trace *t) {
       text_append(services, ",", t->spans[i]->service);
     }
   }
-  for (long i = 0; i >= 0; i = best_child[i]) {
+  for (long i = (long)root; i >= 0; i = best_child[i]) {
     t->spans[i]->row.critical = 1;
-    if (i == 0 || strcmp(t->spans[i]->row.kind, "server") == 0)
+    if (i == (long)root || strcmp(t->spans[i]->row.kind, "server") == 0)
       text_append(path, " > ", t->spans[i]->service);
   }
   free(best_child);
@@ -505,6 +512,8 @@ static int span_close(struct spantap_span_engine *s, struct span *sp, const char
   spantap_u64_map_remove(s->open_spans, (uint64_t)sp->row.id);
   if (sp->call_key && spantap_u64_map_get(s->calls, sp->call_key) == sp)
     spantap_u64_map_remove(s->calls, sp->call_key);
+  if (sp->orphan_key && spantap_u64_map_get(s->orphans, sp->orphan_key) == sp)
+    spantap_u64_map_remove(s->orphans, sp->orphan_key);
   struct trace *t = sp->trace;
   return --t->open_spans == 0 ? flush_trace(s, t) : 0;
 }
@@ -550,7 +559,9 @@ static int open_server_span(struct spantap_span_engine *s, struct conn *c,
     return -ENOMEM;
   struct span *client = spantap_u64_map_get(s->calls, connection_key(ends, true));
   struct trace *t = NULL;
-  if (client && ends_match(&client->ends, ends)) {
+  /* a client span that has its reply is a finished exchange awaiting its end;
+   * the request being read belongs to the client's next one (adopt_orphan) */
+  if (client && client->phase == PHASE_REQUEST && ends_match(&client->ends, ends)) {
     sp->row.parent_id = client->row.id;
     sp->row.depth = client->row.depth + 1;
     t = client->trace;
@@ -562,7 +573,56 @@ static int open_server_span(struct spantap_span_engine *s, struct conn *c,
   }
   s->stats.server_spans++;
   c->span = sp;
+  if (!t) { /* no client yet: its send may still come, see adopt_orphan */
+    sp->ends = *ends;
+    sp->orphan_key = connection_key(ends, true);
+    if (spantap_u64_map_put(s->orphans, sp->orphan_key, sp) < 0)
+      return -ENOMEM;
+  }
   return sp->row.parent_id ? s->sink.edge(s->sink.ctx, sp->row.parent_id, sp->row.id, "serves") : 0;
+}
+
+static int by_span_id(const void *a, const void *b) {
+  int64_t x = (*(struct span *const *)a)->row.id, y = (*(struct span *const *)b)->row.id;
+  return (x > y) - (x < y);
+}
+
+/* On loopback the receiver's read can return before the sender's write does:
+ * the server span at the other end of CLIENT's connection may have opened (in
+ * a trace of its own) just before CLIENT. When it did, and CLIENT's send began
+ * before it, it is CLIENT's child after all: its trace joins CLIENT's. */
+static int adopt_orphan(struct spantap_span_engine *s, struct span *client) {
+  struct span *server = spantap_u64_map_get(s->orphans, client->call_key);
+  if (!server || !ends_match(&client->ends, &server->ends) ||
+      client->row.start_ns > server->row.start_ns || server->trace == client->trace)
+    return 0;
+  spantap_u64_map_remove(s->orphans, client->call_key);
+  server->orphan_key = 0;
+  struct trace *from = server->trace, *to = client->trace;
+  int depth_shift = client->row.depth + 1;
+  for (size_t i = 0; i < from->n; i++) {
+    struct span *sp = from->spans[i];
+    if (to->n == to->cap) {
+      size_t cap = to->cap * 2;
+      struct span **v = realloc(to->spans, cap * sizeof *v);
+      if (!v)
+        return -ENOMEM;
+      to->spans = v;
+      to->cap = cap;
+    }
+    to->spans[to->n++] = sp;
+    sp->trace = to;
+    sp->row.trace_id = to->id;
+    sp->row.depth += depth_shift;
+  }
+  to->open_spans += from->open_spans;
+  qsort(to->spans, to->n, sizeof *to->spans, by_span_id); /* ids increase along a trace */
+  free(from->spans);
+  free(from);
+  s->stats.traces--;
+  server->row.parent_id = client->row.id;
+  s->stats.joined++;
+  return s->sink.edge(s->sink.ctx, client->row.id, server->row.id, "serves");
 }
 
 /* The first bytes of a request left on client connection C, sent by a thread
@@ -587,7 +647,8 @@ static int open_client_span(struct spantap_span_engine *s, struct conn *c,
   sp->call_key = connection_key(ends, false);
   if (spantap_u64_map_put(s->calls, sp->call_key, sp) < 0)
     return -ENOMEM;
-  return parent ? s->sink.edge(s->sink.ctx, parent->row.id, sp->row.id, "calls") : 0;
+  int rc = parent ? s->sink.edge(s->sink.ctx, parent->row.id, sp->row.id, "calls") : 0;
+  return rc ? rc : adopt_orphan(s, sp);
 }
 
 static int on_recv(struct spantap_span_engine *s, struct conn *c, struct thread *th,

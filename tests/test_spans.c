@@ -471,6 +471,56 @@ static void test_loss_marks_open_spans(void **state) {
   spantap_span_engine_destroy(s);
 }
 
+/* On loopback the server's read can return before the client's write does,
+ * so the server span comes first in completion order: once the client's send
+ * shows up (begun before that read returned), the server span and its trace
+ * join the client's trace. */
+static void test_server_read_returns_before_client_write(void **state) {
+  (void)state;
+  struct capture c;
+  struct spantap_span_engine *s = engine(&c);
+  sock_call(s, 10, 10, 100, 101, "read", 10, 0x71, 8080, 40000);   /* front's request: span 1 */
+  sock_call(s, 90, 40, 200, 201, "read", 20, 0x73, 8081, 50001);   /* middle reads: ends 130 */
+  sock_call(s, 100, 50, 100, 101, "write", 20, 0x72, 50001, 8081); /* front's call: ends 150 */
+  sock_call(s, 160, 5, 200, 201, "write", 30, 0x73, 8081, 50001);
+  sock_call(s, 170, 5, 100, 101, "read", 30, 0x72, 50001, 8081);
+  sock_call(s, 180, 5, 100, 101, "write", 99, 0x71, 8080, 40000);
+  assert_int_equal(spantap_span_engine_finish(s), 0);
+  assert_int_equal(c.ntraces, 1);
+  assert_int_equal(spantap_span_engine_stats(s)->traces, 1);
+  const struct spantap_span_row *middle = span_by_id(&c, 2), *call = span_by_id(&c, 3);
+  assert_int_equal(middle->parent_id, 3);
+  assert_int_equal(middle->depth, 2);
+  assert_int_equal(call->parent_id, 1);
+  assert_int_equal(c.traces[0].root_span_id, 1);
+  assert_int_equal(c.traces[0].depth, 3);
+  assert_string_equal(c.trace_path[0], "front > middle");
+  spantap_span_engine_destroy(s);
+}
+
+/* On a kept connection, the server reads the next request before the client's
+ * write of it returns, while the client's previous exchange (reply received)
+ * is still open: the server span must not join that finished exchange, but the
+ * client's next one. */
+static void test_next_request_does_not_join_finished_exchange(void **state) {
+  (void)state;
+  struct capture c;
+  struct spantap_span_engine *s = engine(&c);
+  sock_call(s, 10, 5, 200, 201, "write", 20, 0x81, 34722, 8082);  /* call 1: span 1 */
+  sock_call(s, 20, 5, 300, 301, "read", 20, 0x82, 8082, 34722);   /* store: span 2 */
+  sock_call(s, 30, 5, 300, 301, "write", 30, 0x82, 8082, 34722);
+  sock_call(s, 40, 5, 200, 201, "read", 30, 0x81, 34722, 8082);   /* call 1 has its reply */
+  sock_call(s, 95, 10, 300, 301, "read", 20, 0x82, 8082, 34722);  /* store reads call 2: ends 105 */
+  sock_call(s, 100, 10, 200, 201, "write", 20, 0x81, 34722, 8082); /* call 2 sent: ends 110 */
+  sock_call(s, 120, 5, 300, 301, "write", 30, 0x82, 8082, 34722);
+  sock_call(s, 130, 5, 200, 201, "read", 30, 0x81, 34722, 8082);
+  assert_int_equal(spantap_span_engine_finish(s), 0);
+  assert_int_equal(span_by_id(&c, 2)->parent_id, 1);
+  assert_int_equal(span_by_id(&c, 3)->parent_id, 4); /* the second store span, of call 2 */
+  assert_int_equal(c.ntraces, 2);
+  spantap_span_engine_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keep_alive),         cmocka_unit_test(test_pipelined),
@@ -480,6 +530,8 @@ int main(void) {
       cmocka_unit_test(test_no_response),        cmocka_unit_test(test_v4_mapped_join),
       cmocka_unit_test(test_event_loop_deferred_connect),
       cmocka_unit_test(test_loss_marks_open_spans),
+      cmocka_unit_test(test_server_read_returns_before_client_write),
+      cmocka_unit_test(test_next_request_does_not_join_finished_exchange),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
