@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -197,6 +198,9 @@ int spantap_cmd_record(int argc, char **argv) {
       goto cleanup;
     }
   }
+  /* the collector keeps pace with stap like stap with the traced threads (the
+   * command above was forked first and keeps its own priority) */
+  setpriority(PRIO_PROCESS, 0, SPANTAP_TRACER_NICE);
   struct spantap_script_opts so;
   spantap_trace_options_to_script(&o, rt, child, &so);
   script_fd = mkstemps(script_path, 4);

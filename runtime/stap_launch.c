@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld_preload,
@@ -48,6 +49,9 @@ int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld
     dup2(outp[1], 1);
     dup2(errp[1], 2);
     setpgid(0, 0); /* Ctrl-C goes to spantap, which stops stap in order */
+    /* stapbpf's reader must keep pace with the traced threads, or its buffers
+     * overflow and it may abort: under load the traced side waits instead */
+    setpriority(PRIO_PROCESS, 0, SPANTAP_TRACER_NICE);
     if (ld_preload)
       setenv("LD_PRELOAD", ld_preload, 1);
     execvp(stap, (char *const *)argv);

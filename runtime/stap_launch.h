@@ -26,4 +26,9 @@ int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld
  * transport failures", "skipped probes: N", "lost N"), or 0. */
 uint64_t spantap_stap_lost_in_line(const char *line);
 
+/* Scheduling priority (nice) of stap, stapbpf and the collector while they
+ * record: above the traced processes, so that a busy application waits for
+ * its tracer rather than overflow the runtime's buffers. */
+#define SPANTAP_TRACER_NICE (-10)
+
 #endif
