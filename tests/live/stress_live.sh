@@ -32,8 +32,11 @@ check "exit 3 exactly when the recording is incomplete" 1 \
   "$([ "$rc" -eq 3 ] && [ "$complete" = 0 ] || { [ "$rc" -eq 0 ] && [ "$complete" = 1 ]; } && echo 1 || echo 0)"
 check "the summary states the loss it stored" 1 \
   "$(grep -c "lost: *$lost events" "$WORK/stress.out")"
-check "events from every busy process were stored" "$PROCS" \
-  "$(q "$WORK/stress.db" "SELECT count(DISTINCT pid) FROM syscalls WHERE name = 'getppid'")"
+# a complete recording has every busy process; one the runtime cut short
+# (stapbpf can abort within the first second) has what came before
+procs=$(q "$WORK/stress.db" "SELECT count(DISTINCT pid) FROM syscalls WHERE name = 'getppid'")
+check "events of every busy process stored (of at least one when the runtime died)" 1 \
+  "$({ [ "$complete" = 1 ] && [ "$procs" -eq "$PROCS" ]; } || { [ "$complete" = 0 ] && [ "$procs" -ge 1 ]; } && echo 1 || echo 0)"
 check "spantap's peak memory (${peak} KiB) stays under ${BOUND_KIB} KiB" 1 \
   "$([ "$peak" -gt 0 ] && [ "$peak" -lt "$BOUND_KIB" ] && echo 1 || echo 0)"
 finish
