@@ -102,11 +102,6 @@ static int ignore_trace(void *ctx, const struct spantap_trace_row *r) {
   return 0;
 }
 
-static void free_value(uint64_t key, void *value, void *ctx) {
-  (void)key, (void)ctx;
-  free(value);
-}
-
 /* Reads the whole file PATH into *BUF. Returns its length, or 0 on failure. */
 static size_t read_stream_file(const char *path, char **buf) {
   FILE *f = fopen(path, "r");
@@ -164,7 +159,7 @@ static struct spantap_event *parse_events(const char *buf, size_t len, long *n) 
     }
     p = nl + 1;
   }
-  spantap_u64_map_foreach(socks, free_value, NULL);
+  spantap_u64_map_free_values(socks);
   spantap_u64_map_destroy(socks);
   *n = count;
   return ev;

@@ -2,7 +2,6 @@
  * print a stored recording's summary. */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +30,7 @@ static const char import_usage[] =
 /* An import that failed half-way leaves nothing behind (it can be run again):
  * removes the database OUTPUT and its WAL files, and says why with ERR. */
 static int import_failed(const char *output, const char *err) {
-  char side[PATH_MAX + 8];
-  unlink(output);
-  snprintf(side, sizeof side, "%s-wal", output);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", output);
-  unlink(side);
+  spantap_store_remove(output);
   fprintf(stderr, "spantap import: Failed to store the stream in %s (removed it): %s\n", output,
           err);
   return SPANTAP_EXIT_FAIL;

@@ -424,7 +424,7 @@ cleanup:
   if (store) {
     /* failed before recording: remove the empty database rather than leave it */
     spantap_store_destroy(store);
-    unlink(o.output);
+    spantap_store_remove(o.output);
   }
   if (saved)
     fclose(saved);

@@ -145,23 +145,14 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   return 0;
 }
 
-/* Frees a map value (a service name, a socket entry). */
-static void free_service(uint64_t key, void *value, void *ctx) {
-  (void)key;
-  (void)ctx;
-  free(value);
-}
-
 void spantap_collector_destroy(struct spantap_collector *c) {
   if (!c)
     return;
   spantap_reorder_destroy(c->window);
   spantap_span_engine_destroy(c->spans);
-  if (c->services)
-    spantap_u64_map_foreach(c->services, free_service, NULL);
+  spantap_u64_map_free_values(c->services);
   spantap_u64_map_destroy(c->services);
-  if (c->sockets)
-    spantap_u64_map_foreach(c->sockets, free_service, NULL);
+  spantap_u64_map_free_values(c->sockets);
   spantap_u64_map_destroy(c->sockets);
   spantap_proc_mirror_destroy(c->procs);
   spantap_intern_destroy(c->modules);
@@ -877,10 +868,12 @@ static void count_malformed(struct spantap_collector *c, const char *why) {
   c->stats.malformed++;
 }
 
-/* Why R's time fields cannot be right (a negative time or duration, or an
- * end past the clock's range), or NULL when they can. Events are ordered by
- * ts + dur, which must not overflow. */
-static const char *record_time_error(const struct spantap_record *r) {
+/* Checks R's time fields and, when they can be right, advances the newest
+ * event time read (which dates losses the runtime reports aside). Returns why
+ * they cannot be right (a negative time or duration, or an end past the
+ * clock's range: events are ordered by ts + dur, which must not overflow), or
+ * NULL. */
+static const char *take_record_time(struct spantap_collector *c, const struct spantap_record *r) {
   if (r->desc->nfields < 1 || strcmp(r->desc->field_names[0], "ts") != 0)
     return NULL;
   if (r->v[0] < 0)
@@ -888,6 +881,8 @@ static const char *record_time_error(const struct spantap_record *r) {
   if (r->desc->nfields >= 2 && strcmp(r->desc->field_names[1], "dur") == 0 &&
       (r->v[1] < 0 || r->v[0] > INT64_MAX - r->v[1]))
     return "duration out of range";
+  if (r->v[0] > c->newest_ts)
+    c->newest_ts = r->v[0];
   return NULL;
 }
 
@@ -906,14 +901,11 @@ static int handle_line(struct spantap_collector *c, const char *line, size_t len
     count_malformed(c, why);
     return 0;
   }
-  const char *bad_time = record_time_error(&r);
+  const char *bad_time = take_record_time(c, &r);
   if (bad_time) {
     count_malformed(c, bad_time);
     return 0;
   }
-  /* the newest event time so far dates losses the runtime reports aside */
-  if (r.desc->nfields && strcmp(r.desc->field_names[0], "ts") == 0 && r.v[0] > c->newest_ts)
-    c->newest_ts = r.v[0];
   int rc = on_record(c, &r);
   if (rc == -EPROTO) {
     snprintf(err, errlen, "script speaks record format %" PRId64 ", this spantap reads %d",

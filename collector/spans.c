@@ -117,12 +117,6 @@ int spantap_span_engine_new(const struct spantap_span_sink *sink,
   return 0;
 }
 
-static void free_value(uint64_t key, void *value, void *ctx) {
-  (void)key;
-  (void)ctx;
-  free(value);
-}
-
 static void free_span(struct span *sp) {
   free(sp->pending_rows);
   free(sp);
@@ -160,10 +154,8 @@ void spantap_span_engine_destroy(struct spantap_span_engine *s) {
       spantap_u64_map_destroy(traces);
     }
   }
-  if (s->conns)
-    spantap_u64_map_foreach(s->conns, free_value, NULL);
-  if (s->threads)
-    spantap_u64_map_foreach(s->threads, free_value, NULL);
+  spantap_u64_map_free_values(s->conns);
+  spantap_u64_map_free_values(s->threads);
   spantap_u64_map_destroy(s->conns);
   spantap_u64_map_destroy(s->threads);
   spantap_u64_map_destroy(s->open_spans);
@@ -839,11 +831,6 @@ static void collect_span(uint64_t key, void *value, void *ctx) {
   *(*cursor)++ = value;
 }
 
-static int by_id(const void *a, const void *b) {
-  int64_t x = (*(struct span *const *)a)->row.id, y = (*(struct span *const *)b)->row.id;
-  return (x > y) - (x < y);
-}
-
 static void forget_conn_span(uint64_t key, void *value, void *ctx) {
   (void)key;
   (void)ctx;
@@ -856,7 +843,7 @@ int spantap_span_engine_finish(struct spantap_span_engine *s) {
   if (!open)
     return -ENOMEM;
   spantap_u64_map_foreach(s->open_spans, collect_span, &cursor);
-  qsort(open, n, sizeof *open, by_id);
+  qsort(open, n, sizeof *open, by_span_id);
   spantap_u64_map_foreach(s->conns, forget_conn_span, NULL);
   int rc = 0;
   /* closing from the newest keeps each trace alive until its root closes */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,17 @@ void spantap_store_destroy(struct spantap_store *s) {
   free(s);
 }
 
+int spantap_store_remove(const char *path) {
+  int rc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+  static const char *const sides[] = {"-wal", "-shm"};
+  for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+    char side[PATH_MAX + 8];
+    snprintf(side, sizeof side, "%s%s", path, sides[i]);
+    unlink(side);
+  }
+  return rc;
+}
+
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen) {
   *out = NULL;
@@ -197,15 +209,11 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
    * the mode is 0600 whatever the umask, since a trace holds arguments and
    * addresses of other users' programs. */
   if (force) {
-    char side[4200];
-    if (unlink(path) < 0 && errno != ENOENT) {
+    int rc = spantap_store_remove(path);
+    if (rc < 0) {
       snprintf(err, errlen, "Failed to remove existing output: path=%s errno=%s", path,
-               strerror(errno));
-      return -errno;
-    }
-    for (const char *suffix = "-wal"; suffix; suffix = strcmp(suffix, "-wal") == 0 ? "-shm" : NULL) {
-      snprintf(side, sizeof side, "%s%s", path, suffix);
-      unlink(side);
+               strerror(-rc));
+      return rc;
     }
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -17,6 +17,11 @@ struct spantap_store;
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen);
 
+/* Removes the database at PATH and its WAL side files (-wal, -shm); files that
+ * do not exist are fine. Returns 0, or -errno when PATH itself could not be
+ * removed. */
+int spantap_store_remove(const char *path);
+
 /* Commits the open batch and starts the next. Returns 0 or -EIO (ERR says why). */
 int spantap_store_commit(struct spantap_store *s, char *err, size_t errlen);
 

@@ -105,6 +105,13 @@ void *spantap_u64_map_remove(struct spantap_u64_map *m, uint64_t key) {
   return value;
 }
 
+void spantap_u64_map_free_values(struct spantap_u64_map *m) {
+  if (!m)
+    return;
+  for (size_t i = 0; i < m->cap; i++)
+    free(m->slots[i].value);
+}
+
 size_t spantap_u64_map_count(const struct spantap_u64_map *m) { return m->count; }
 
 void spantap_u64_map_foreach(const struct spantap_u64_map *m,

@@ -20,6 +20,9 @@ void *spantap_u64_map_get(const struct spantap_u64_map *m, uint64_t key);
 int spantap_u64_map_put(struct spantap_u64_map *m, uint64_t key, void *value);
 /* Removes KEY; returns its value, or NULL when absent. */
 void *spantap_u64_map_remove(struct spantap_u64_map *m, uint64_t key);
+/* Frees every value with free() (values the caller malloc'd), keeping the
+ * keys; for use right before spantap_u64_map_destroy. NULL is a no-op. */
+void spantap_u64_map_free_values(struct spantap_u64_map *m);
 /* Entries held. */
 size_t spantap_u64_map_count(const struct spantap_u64_map *m);
 /* Calls FN on every entry, in no particular order. FN must not change M. */
