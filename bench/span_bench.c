@@ -23,7 +23,7 @@
 #include "collector/spans.h"
 #include "collector/stream_parse.h"
 #include "collector/u64_map.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 #define CONNECTIONS 64
 #define WORKERS 16

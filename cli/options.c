@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 #include "runtime/targets.h"
 
 static const char record_usage[] =

@@ -22,7 +22,7 @@
 #include "collector/spans.h"
 #include "collector/stream_parse.h"
 #include "collector/u64_map.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 #define LINE_MAX_BYTES 65536
 #define MAPS_READS_MAX 16 /* rereads of /proc/PID/maps on unknown addresses */

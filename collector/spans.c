@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "collector/u64_map.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 #define PENDING_MAX 4096     /* undecided events a span may hold */
 #define TCP_STATE_CLOSE 7    /* the kernel's TCP_CLOSE */

@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "runtime/stp_templates.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 #include "spantap/record_format.h"
 
 #define MAP_SIZE 16384       /* processes in the trace map */

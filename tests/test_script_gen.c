@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "runtime/script_gen.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 static struct spantap_target targets[] = {
     {.name = "demo-server"},

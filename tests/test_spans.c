@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "collector/spans.h"
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 #define MAX_OUT 64
 

@@ -1,13 +1,13 @@
 /* x86_64 syscall table: names come from the kernel UAPI header (generated
  * syscall_names.inc), classes and fd roles are spantap's own choice. */
-#include "runtime/syscall_table.h"
+#include "common/syscall_table.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
 static const char *const names[SPANTAP_SYSCALL_MAX] = {
-#include "runtime/syscall_names.inc"
+#include "common/syscall_names.inc"
 };
 
 struct class_rule {
