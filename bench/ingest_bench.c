@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
   fprintf(f, "BEGIN %d 0 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
   for (int p = 0; p < 8; p++) {
     fprintf(f, "MAP 1 %d 0 0 0 0 %s\n", 1000 + p, t.path);
-    fprintf(f, "MAP 1 %d %" PRIu64 " %" PRIu64 " %" PRIu64 " 1 r-xp %s\n", 1000 + p, t.start,
-            t.end, t.pgoff, t.path);
+    fprintf(f, "MAP 1 %d %" PRIu64 " %" PRIu64 " %" PRIu64 " 1 r-xp %s\n", 1000 + p, t.start, t.end,
+            t.pgoff, t.path);
   }
   for (int k = 0; k < 16; k++)
     fprintf(f, "SOCK 1 1000 %d 2 6 8080 %d 0 16777343 0 16777343\n", 99990 + k, 40000 + k);

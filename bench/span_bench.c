@@ -132,21 +132,28 @@ static struct spantap_event *parse_events(const char *buf, size_t len, long *n) 
         r.desc->kind == SPANTAP_REC_SOCKET) {
       const int64_t *v = r.v;
       struct spantap_endpoints *e = malloc(sizeof *e);
-      *e = (struct spantap_endpoints){
-          .family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
-          .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
-          .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
-          .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
+      *e = (struct spantap_endpoints){.family = (int)v[SPANTAP_SOCKET_family],
+                                      .proto = (int)v[SPANTAP_SOCKET_proto],
+                                      .lport = (int)v[SPANTAP_SOCKET_lport],
+                                      .rport = (int)v[SPANTAP_SOCKET_rport],
+                                      .laddr_hi = v[SPANTAP_SOCKET_laddr_hi],
+                                      .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+                                      .raddr_hi = v[SPANTAP_SOCKET_raddr_hi],
+                                      .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
       free(spantap_u64_map_remove(socks, (uint64_t)v[SPANTAP_SOCKET_sock]));
       spantap_u64_map_put(socks, (uint64_t)v[SPANTAP_SOCKET_sock], e);
     } else if (r.desc->kind == SPANTAP_REC_SYSCALL || r.desc->kind == SPANTAP_REC_NETCALL) {
       if (count == cap)
         ev = realloc(ev, (size_t)(cap *= 2) * sizeof *ev);
       const int64_t *v = r.v;
-      struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = v[SPANTAP_SYSCALL_ts],
-                                .dur = v[SPANTAP_SYSCALL_dur], .pid = v[SPANTAP_SYSCALL_pid],
-                                .tid = v[SPANTAP_SYSCALL_tid], .nr = v[SPANTAP_SYSCALL_nr],
-                                .ret = v[SPANTAP_SYSCALL_ret], .class_name = "file"};
+      struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL,
+                                .ts = v[SPANTAP_SYSCALL_ts],
+                                .dur = v[SPANTAP_SYSCALL_dur],
+                                .pid = v[SPANTAP_SYSCALL_pid],
+                                .tid = v[SPANTAP_SYSCALL_tid],
+                                .nr = v[SPANTAP_SYSCALL_nr],
+                                .ret = v[SPANTAP_SYSCALL_ret],
+                                .class_name = "file"};
       if (r.desc->kind == SPANTAP_REC_NETCALL) {
         e.class_name = "net";
         e.sock = (uint64_t)v[SPANTAP_NETCALL_sock];
@@ -270,8 +277,8 @@ int main(int argc, char **argv) {
   long nev;
   struct spantap_event *ev = parse_events(buf, len, &nev);
   long engine_spans = 0;
-  struct spantap_span_sink sink = {&engine_spans, ignore_row, count_span, ignore_edge,
-                                   ignore_trace, NULL};
+  struct spantap_span_sink sink = {&engine_spans, ignore_row,   count_span,
+                                   ignore_edge,   ignore_trace, NULL};
   struct spantap_span_engine *eng;
   if (spantap_span_engine_new(&sink, &eng) < 0)
     return 1;

@@ -83,8 +83,8 @@ static pid_t start_recording(const struct demo_opts *o, int *err_fd) {
     dup2(fds[1], STDOUT_FILENO);
     close(fds[1]);
     execl("/proc/self/exe", "spantap", "record", "--force", "-o", o->output, "--stack-mode",
-          o->stack_mode, "--events", "default,file", "--binary", "demo_front", "--binary", "demo_middle", "--binary",
-          "demo_store", "--duration", "3600", (char *)NULL);
+          o->stack_mode, "--events", "default,file", "--binary", "demo_front", "--binary",
+          "demo_middle", "--binary", "demo_store", "--duration", "3600", (char *)NULL);
     _exit(127);
   }
   close(fds[1]);
@@ -151,34 +151,34 @@ int spantap_cmd_demo(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "n:c:o:t:s:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'n':
-    case 'c':
-      if (!*optarg || strspn(optarg, "0123456789") != strlen(optarg) || atol(optarg) < 1) {
-        fprintf(stderr, "spantap demo: --%s needs a positive number, got '%s'\n",
-                c == 'n' ? "requests" : "concurrency", optarg);
+      case 'n':
+      case 'c':
+        if (!*optarg || strspn(optarg, "0123456789") != strlen(optarg) || atol(optarg) < 1) {
+          fprintf(stderr, "spantap demo: --%s needs a positive number, got '%s'\n",
+                  c == 'n' ? "requests" : "concurrency", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        *(c == 'n' ? &o.requests : &o.concurrency) = optarg;
+        break;
+      case 'o':
+        o.output = optarg;
+        break;
+      case 't':
+        o.truth = optarg;
+        break;
+      case 's':
+        if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '4') {
+          fprintf(stderr, "spantap demo: invalid --stack-mode '%s' (1-4)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        o.stack_mode = optarg;
+        break;
+      case 'h':
+        fputs(demo_usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fputs(demo_usage, stderr);
         return SPANTAP_EXIT_USAGE;
-      }
-      *(c == 'n' ? &o.requests : &o.concurrency) = optarg;
-      break;
-    case 'o':
-      o.output = optarg;
-      break;
-    case 't':
-      o.truth = optarg;
-      break;
-    case 's':
-      if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '4') {
-        fprintf(stderr, "spantap demo: invalid --stack-mode '%s' (1-4)\n", optarg);
-        return SPANTAP_EXIT_USAGE;
-      }
-      o.stack_mode = optarg;
-      break;
-    case 'h':
-      fputs(demo_usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fputs(demo_usage, stderr);
-      return SPANTAP_EXIT_USAGE;
     }
   }
   if (optind < argc) {
@@ -188,8 +188,9 @@ int spantap_cmd_demo(int argc, char **argv) {
   char run_sh[PATH_MAX], accuracy[PATH_MAX];
   if (find_demo_file("demo/run.sh", run_sh, sizeof run_sh) < 0 ||
       find_demo_file("demo/spantap-accuracy", accuracy, sizeof accuracy) < 0) {
-    fprintf(stderr, "spantap demo: the demo is not built: looked for demo/run.sh and "
-                    "demo/spantap-accuracy next to this binary and in %s (run make)\n",
+    fprintf(stderr,
+            "spantap demo: the demo is not built: looked for demo/run.sh and "
+            "demo/spantap-accuracy next to this binary and in %s (run make)\n",
             SPANTAP_SRCDIR);
     return SPANTAP_EXIT_FAIL;
   }
@@ -218,7 +219,7 @@ int spantap_cmd_demo(int argc, char **argv) {
   }
   fprintf(stderr, "spantap demo: running the services under ab: %s requests, %s connections\n",
           o.requests, o.concurrency);
-  char *run_argv[] = {run_sh, "-n", (char *)o.requests, "-c", (char *)o.concurrency, "-o",
+  char *run_argv[] = {run_sh,          "-n", (char *)o.requests, "-c", (char *)o.concurrency, "-o",
                       (char *)o.truth, NULL};
   int run_rc = run_wait(run_argv);
   kill(rec, SIGINT);
@@ -258,7 +259,7 @@ int spantap_cmd_demo(int argc, char **argv) {
     fprintf(stderr, "spantap demo: %s\n", err);
     return SPANTAP_EXIT_FAIL;
   }
-  printf("\nNext: spantap query %s \"SELECT * FROM slow_vs_fast\"; spantap stacks %s\n",
-         o.output, o.output);
+  printf("\nNext: spantap query %s \"SELECT * FROM slow_vs_fast\"; spantap stacks %s\n", o.output,
+         o.output);
   return SPANTAP_EXIT_OK;
 }

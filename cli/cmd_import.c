@@ -50,33 +50,33 @@ int spantap_cmd_import(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:fs:d:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'o':
-      output = optarg;
-      break;
-    case 'f':
-      force = true;
-      break;
-    case 's':
-      mode = (unsigned)atoi(optarg);
-      if (mode > 4 || strspn(optarg, "0123456789") != strlen(optarg)) {
-        fprintf(stderr, "spantap import: invalid --stack-mode '%s' (0-4)\n", optarg);
+      case 'o':
+        output = optarg;
+        break;
+      case 'f':
+        force = true;
+        break;
+      case 's':
+        mode = (unsigned)atoi(optarg);
+        if (mode > 4 || strspn(optarg, "0123456789") != strlen(optarg)) {
+          fprintf(stderr, "spantap import: invalid --stack-mode '%s' (0-4)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        break;
+      case 'd':
+        depth = (unsigned)atoi(optarg);
+        if (depth < 1 || depth > SPANTAP_MAX_FRAMES) {
+          fprintf(stderr, "spantap import: invalid --stack-depth '%s' (1-%d)\n", optarg,
+                  SPANTAP_MAX_FRAMES);
+          return SPANTAP_EXIT_USAGE;
+        }
+        break;
+      case 'h':
+        fputs(import_usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fprintf(stderr, "Try 'spantap import --help'.\n");
         return SPANTAP_EXIT_USAGE;
-      }
-      break;
-    case 'd':
-      depth = (unsigned)atoi(optarg);
-      if (depth < 1 || depth > SPANTAP_MAX_FRAMES) {
-        fprintf(stderr, "spantap import: invalid --stack-depth '%s' (1-%d)\n", optarg,
-                SPANTAP_MAX_FRAMES);
-        return SPANTAP_EXIT_USAGE;
-      }
-      break;
-    case 'h':
-      fputs(import_usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fprintf(stderr, "Try 'spantap import --help'.\n");
-      return SPANTAP_EXIT_USAGE;
     }
   }
   if (optind != argc - 1) {
@@ -140,10 +140,11 @@ int spantap_cmd_import(int argc, char **argv) {
     spantap_collector_flush(col, err, sizeof err);
   }
   if (s && s->malformed) {
-    fprintf(stderr, "spantap import: %llu malformed lines skipped", (unsigned long long)s->malformed);
+    fprintf(stderr, "spantap import: %llu malformed lines skipped",
+            (unsigned long long)s->malformed);
     for (unsigned i = 0; i < SPANTAP_MALFORMED_EXAMPLES && i < s->malformed; i++)
-      fprintf(stderr, "%s line %llu: %s", i ? "," : " (", (unsigned long long)s->malformed_examples[i].line_no,
-              s->malformed_examples[i].why);
+      fprintf(stderr, "%s line %llu: %s", i ? "," : " (",
+              (unsigned long long)s->malformed_examples[i].line_no, s->malformed_examples[i].why);
     fprintf(stderr, ")\n");
   }
   spantap_collector_destroy(col);

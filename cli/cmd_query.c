@@ -29,7 +29,8 @@ static const char query_usage[] =
     "\n"
     "Examples:\n"
     "  spantap query run.db \"SELECT * FROM service_time\"\n"
-    "  spantap query --csv run.db \"SELECT name, count(*), sum(dur_ns) FROM syscalls GROUP BY 1\"\n";
+    "  spantap query --csv run.db \"SELECT name, count(*), sum(dur_ns) FROM syscalls GROUP BY "
+    "1\"\n";
 
 int spantap_recording_open(const char *path, struct sqlite3 **out, char *err, size_t errlen) {
   *out = NULL;
@@ -66,8 +67,8 @@ int spantap_recording_open(const char *path, struct sqlite3 **out, char *err, si
   }
   if (step != SQLITE_ROW) {
     bool not_a_db = sqlite3_errcode(db) == SQLITE_NOTADB;
-    snprintf(err, errlen, "Failed to read recording: path=%s error=%s%s", path,
-             sqlite3_errmsg(db), not_a_db ? " (not a spantap recording)" : "");
+    snprintf(err, errlen, "Failed to read recording: path=%s error=%s%s", path, sqlite3_errmsg(db),
+             not_a_db ? " (not a spantap recording)" : "");
     sqlite3_close(db);
     return not_a_db ? -EINVAL : -EIO;
   }
@@ -167,34 +168,37 @@ int spantap_cmd_query(int argc, char **argv) {
                                            {"width", required_argument, 0, 'w'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
-  struct spantap_table_opts o = {.format = SPANTAP_TABLE_TEXT, .max_width = 48, .decimals = -1,
-                                 .null_text = "NULL", .footer = true};
+  struct spantap_table_opts o = {.format = SPANTAP_TABLE_TEXT,
+                                 .max_width = 48,
+                                 .decimals = -1,
+                                 .null_text = "NULL",
+                                 .footer = true};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "w:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'c':
-      o.format = SPANTAP_TABLE_CSV;
-      break;
-    case 'j':
-      o.format = SPANTAP_TABLE_JSON;
-      break;
-    case 'w': {
-      char *end;
-      long w = strtol(optarg, &end, 10);
-      if (*optarg < '0' || *optarg > '9' || *end || w > 100000) {
-        fprintf(stderr, "spantap query: invalid --width '%s' (0-100000)\n", optarg);
-        return SPANTAP_EXIT_USAGE;
+      case 'c':
+        o.format = SPANTAP_TABLE_CSV;
+        break;
+      case 'j':
+        o.format = SPANTAP_TABLE_JSON;
+        break;
+      case 'w': {
+        char *end;
+        long w = strtol(optarg, &end, 10);
+        if (*optarg < '0' || *optarg > '9' || *end || w > 100000) {
+          fprintf(stderr, "spantap query: invalid --width '%s' (0-100000)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        o.max_width = (unsigned)w;
+        break;
       }
-      o.max_width = (unsigned)w;
-      break;
-    }
-    case 'h':
-      fputs(query_usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fprintf(stderr, "Try 'spantap query --help'.\n");
-      return SPANTAP_EXIT_USAGE;
+      case 'h':
+        fputs(query_usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fprintf(stderr, "Try 'spantap query --help'.\n");
+        return SPANTAP_EXIT_USAGE;
     }
   }
   if (optind != argc - 2) {

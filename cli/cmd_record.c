@@ -25,9 +25,9 @@
 #include "runtime/stap_launch.h"
 #include "runtime/targets.h"
 
-#define READY_PING_ARG 21328 /* getpriority(21328, 0): answered by the script with READY */
+#define READY_PING_ARG 21328  /* getpriority(21328, 0): answered by the script with READY */
 #define STARTUP_TIMEOUT_S 300 /* compiling a script takes seconds; give up after this */
-#define DRAIN_MS 300         /* after the traced command ends, let in-flight events arrive */
+#define DRAIN_MS 300          /* after the traced command ends, let in-flight events arrive */
 
 static int64_t now_ns(clockid_t clk) {
   struct timespec ts;
@@ -53,8 +53,9 @@ static enum spantap_runtime pick_runtime(const char *asked, char *why, size_t le
     snprintf(why, len, "this kernel loads modules and has a build tree at %s", build);
     return SPANTAP_RUNTIME_KERNEL;
   }
-  snprintf(why, len, "%s", !modules ? "this kernel cannot load modules (no /proc/modules)"
-                                    : "no kernel build tree for the module runtime");
+  snprintf(why, len, "%s",
+           !modules ? "this kernel cannot load modules (no /proc/modules)"
+                    : "no kernel build tree for the module runtime");
   return SPANTAP_RUNTIME_BPF;
 }
 
@@ -121,7 +122,8 @@ int spantap_cmd_record(int argc, char **argv) {
   }
   const char *stap_bin = getenv("SPANTAP_STAP") ? getenv("SPANTAP_STAP") : "stap";
   char found[4096];
-  if (spantap_target_find_in_path(stap_bin, found, sizeof found) < 0 && access(stap_bin, X_OK) < 0) {
+  if (spantap_target_find_in_path(stap_bin, found, sizeof found) < 0 &&
+      access(stap_bin, X_OK) < 0) {
     fprintf(stderr, "spantap record: SystemTap (stap) not found: install it with "
                     "'apt-get install systemtap' (or run ./bootstrap)\n");
     goto cleanup;
@@ -138,7 +140,8 @@ int spantap_cmd_record(int argc, char **argv) {
     const char *bpf_args[16];
     if (spantap_setup_inspect(NULL, &setup) < 0 ||
         spantap_setup_bpf_args(&setup, bpf_args, 16, &ld_preload, err, sizeof err) < 0) {
-      fprintf(stderr, "spantap record: %s\n", err[0] ? err : "machine not prepared: run 'spantap setup'");
+      fprintf(stderr, "spantap record: %s\n",
+              err[0] ? err : "machine not prepared: run 'spantap setup'");
       goto cleanup;
     }
     stap_args[nargs++] = "--runtime=bpf";
@@ -170,8 +173,8 @@ int spantap_cmd_record(int argc, char **argv) {
     goto cleanup;
   }
   sym = spantap_symbolizer_new();
-  struct spantap_collector_opts copts = {.live = true, .stack_mode = o.stack_mode,
-                                         .stack_depth = o.stack_depth, .save_stream = saved};
+  struct spantap_collector_opts copts = {
+      .live = true, .stack_mode = o.stack_mode, .stack_depth = o.stack_depth, .save_stream = saved};
   if (!sym || spantap_collector_new(store, sym, &copts, &col) < 0) {
     fprintf(stderr, "spantap record: out of memory starting the collector\n");
     goto cleanup;

@@ -97,13 +97,15 @@ static void explain_no_spans(sqlite3 *db, const char *path, FILE *out) {
   scalar_text(db, "SELECT text_value FROM recording WHERE key = 'events'", NULL, events,
               sizeof events);
   if (net == 0)
-    fprintf(out, "This recording's event set was '%s', without 'net': no socket reads or\n"
-                 "writes were recorded. Record again with the default events, or add net:\n"
-                 "  --events %s,net\n",
+    fprintf(out,
+            "This recording's event set was '%s', without 'net': no socket reads or\n"
+            "writes were recorded. Record again with the default events, or add net:\n"
+            "  --events %s,net\n",
             events, events);
   else if (net == 1)
-    fprintf(out, "This recording had 'net' events (%lld net syscalls): the traced processes\n"
-                 "exchanged no TCP request and response while traced (or none completed).\n",
+    fprintf(out,
+            "This recording had 'net' events (%lld net syscalls): the traced processes\n"
+            "exchanged no TCP request and response while traced (or none completed).\n",
             (long long)scalar_int(db, "SELECT count(*) FROM syscalls WHERE class = 'net'", 0, 0));
   else
     fprintf(out, "Either no TCP request/response traffic was recorded, or the recording used\n"
@@ -137,7 +139,7 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-#define TRACE_FILTER \
+#define TRACE_FILTER                                                                               \
   " WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.id AND s.service = ?1)"
 
 /* Prints the totals line of the traces in DB that pass the filter: count, spans,
@@ -145,8 +147,8 @@ static int cmp_i64(const void *a, const void *b) {
 static int print_trace_totals(sqlite3 *db, const char *path, const struct spantap_traces_opts *o,
                               int64_t shown, FILE *out, char *err, size_t errlen) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT t.dur_ns, t.spans FROM traces t" TRACE_FILTER
-                         " ORDER BY t.dur_ns",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT t.dur_ns, t.spans FROM traces t" TRACE_FILTER " ORDER BY t.dur_ns",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_failed(db, "read trace durations", path, err, errlen);
   if (o->service)
@@ -226,11 +228,11 @@ int spantap_report_traces(const char *path, FILE *out, const struct spantap_trac
   sqlite3_finalize(st);
   if (rc == 0 && text && shown == 0 && o->service) {
     char services[512];
-    scalar_text(db, "SELECT group_concat(service, ', ') FROM (SELECT DISTINCT service FROM spans"
-                    " WHERE service IS NOT NULL ORDER BY 1)",
+    scalar_text(db,
+                "SELECT group_concat(service, ', ') FROM (SELECT DISTINCT service FROM spans"
+                " WHERE service IS NOT NULL ORDER BY 1)",
                 NULL, services, sizeof services);
-    fprintf(out, "no trace has a span of service '%s'; services seen: %s\n", o->service,
-            services);
+    fprintf(out, "no trace has a span of service '%s'; services seen: %s\n", o->service, services);
   } else if (rc == 0 && text) {
     rc = print_trace_totals(db, path, o, shown, out, err, errlen);
   }
@@ -329,8 +331,8 @@ static int tree_load(sqlite3 *db, const char *path, int64_t trace_id, struct tre
       struct tree_span *grown = realloc(t->v, cap * sizeof *grown);
       if (!grown) {
         sqlite3_finalize(st);
-        snprintf(err, errlen, "Failed to allocate spans: trace=%lld spans=%zu",
-                 (long long)trace_id, t->n);
+        snprintf(err, errlen, "Failed to allocate spans: trace=%lld spans=%zu", (long long)trace_id,
+                 t->n);
         return -ENOMEM;
       }
       t->v = grown;
@@ -347,7 +349,7 @@ static int tree_load(sqlite3 *db, const char *path, int64_t trace_id, struct tre
     s->dur_ns = sqlite3_column_int64(st, 7);
     s->status = column_dup(st, 8);
     s->critical = sqlite3_column_int(st, 9);
-    int64_t *tallies[] = {&s->syscalls, &s->net_ns,   &s->file_ns,   &s->mem_ns,
+    int64_t *tallies[] = {&s->syscalls,  &s->net_ns,   &s->file_ns,   &s->mem_ns,
                           &s->offcpu_ns, &s->bytes_in, &s->bytes_out, &s->page_faults};
     for (int i = 0; i < 8; i++)
       *tallies[i] = sqlite3_column_int64(st, 10 + i);
@@ -415,9 +417,9 @@ static int tree_extra_edges(sqlite3 *db, const char *path, int64_t trace_id, str
   return 0;
 }
 
-static const char *const tree_columns[] = {
-    "span", "pid/tid", "connection", "start", "ms", "sys", "net", "file", "mem", "offcpu",
-    "in", "out", "pf", "at start", "at end", "note"};
+static const char *const tree_columns[] = {"span", "pid/tid",  "connection", "start",  "ms", "sys",
+                                           "net",  "file",     "mem",        "offcpu", "in", "out",
+                                           "pf",   "at start", "at end",     "note"};
 #define TREE_NCOLS (sizeof tree_columns / sizeof tree_columns[0])
 
 /* Adds span I and, below it, its children, to TAB. GUIDE is what precedes this
@@ -459,7 +461,8 @@ static int tree_add(struct tree *t, long i, const char *guide, const char *cont,
       continue;
     bool last = t->v[c].next_sibling < 0;
     char *g = NULL, *k = NULL;
-    if (asprintf(&g, "%s%s", cont, last ? "\xe2\x94\x94\xe2\x94\x80 " : "\xe2\x94\x9c\xe2\x94\x80 ") < 0 ||
+    if (asprintf(&g, "%s%s", cont,
+                 last ? "\xe2\x94\x94\xe2\x94\x80 " : "\xe2\x94\x9c\xe2\x94\x80 ") < 0 ||
         asprintf(&k, "%s%s", cont, last ? "   " : "\xe2\x94\x82  ") < 0) {
       free(g);
       return -ENOMEM;
@@ -471,8 +474,7 @@ static int tree_add(struct tree *t, long i, const char *guide, const char *cont,
   return rc;
 }
 
-int spantap_report_tree(const char *path, int64_t trace_id, FILE *out, char *err,
-                        size_t errlen) {
+int spantap_report_tree(const char *path, int64_t trace_id, FILE *out, char *err, size_t errlen) {
   sqlite3 *db;
   int rc = spantap_recording_open(path, &db, err, errlen);
   if (rc < 0)
@@ -494,9 +496,9 @@ int spantap_report_tree(const char *path, int64_t trace_id, FILE *out, char *err
       int64_t nspans = sqlite3_column_int64(st, 2);
       fprintf(out, "trace %lld: %.3f ms, %lld span%s, depth %d, critical path %s%s\n",
               (long long)trace_id, sqlite3_column_int64(st, 1) / 1e6, (long long)nspans,
-              nspans == 1 ? "" : "s", sqlite3_column_int(st, 3),
-              path_text ? path_text : "(none)",
-              sqlite3_column_int(st, 5) ? "" : "; INCOMPLETE (a span did not end in order: see note)");
+              nspans == 1 ? "" : "s", sqlite3_column_int(st, 3), path_text ? path_text : "(none)",
+              sqlite3_column_int(st, 5) ? ""
+                                        : "; INCOMPLETE (a span did not end in order: see note)");
     } else if (step == SQLITE_DONE) {
       snprintf(err, errlen,
                "no such trace: id=%lld in %s (it has %lld traces, ids %lld-%lld;"
@@ -581,7 +583,8 @@ int spantap_report_stacks(const char *path, FILE *out, const struct spantap_stac
   if (o->span_id > 0) {
     rc = require_spans(db, path, err, errlen);
     if (rc == 0 && scalar_int(db, "SELECT count(*) FROM spans WHERE id = ?1", o->span_id, 0) == 0) {
-      snprintf(err, errlen, "no such span: id=%lld in %s ('spantap tree %s TRACE_ID' shows span ids)",
+      snprintf(err, errlen,
+               "no such span: id=%lld in %s ('spantap tree %s TRACE_ID' shows span ids)",
                (long long)o->span_id, path, path);
       rc = -ENOENT;
     }
@@ -744,38 +747,36 @@ static const char stacks_usage[] =
 enum { OPT_CSV = 256, OPT_JSON, OPT_SPAN };
 
 int spantap_cmd_traces(int argc, char **argv) {
-  static const struct option longopts[] = {{"limit", required_argument, 0, 'n'},
-                                           {"service", required_argument, 0, 's'},
-                                           {"csv", no_argument, 0, OPT_CSV},
-                                           {"json", no_argument, 0, OPT_JSON},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
+  static const struct option longopts[] = {
+      {"limit", required_argument, 0, 'n'}, {"service", required_argument, 0, 's'},
+      {"csv", no_argument, 0, OPT_CSV},     {"json", no_argument, 0, OPT_JSON},
+      {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
   struct spantap_traces_opts o = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "n:s:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'n':
-      if (parse_count(optarg, &o.limit) < 0) {
-        fprintf(stderr, "spantap traces: invalid -n '%s' (a count, 0 for all)\n", optarg);
+      case 'n':
+        if (parse_count(optarg, &o.limit) < 0) {
+          fprintf(stderr, "spantap traces: invalid -n '%s' (a count, 0 for all)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        break;
+      case 's':
+        o.service = optarg;
+        break;
+      case OPT_CSV:
+        o.format = SPANTAP_TABLE_CSV;
+        break;
+      case OPT_JSON:
+        o.format = SPANTAP_TABLE_JSON;
+        break;
+      case 'h':
+        fputs(traces_usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fprintf(stderr, "Try 'spantap traces --help'.\n");
         return SPANTAP_EXIT_USAGE;
-      }
-      break;
-    case 's':
-      o.service = optarg;
-      break;
-    case OPT_CSV:
-      o.format = SPANTAP_TABLE_CSV;
-      break;
-    case OPT_JSON:
-      o.format = SPANTAP_TABLE_JSON;
-      break;
-    case 'h':
-      fputs(traces_usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fprintf(stderr, "Try 'spantap traces --help'.\n");
-      return SPANTAP_EXIT_USAGE;
     }
   }
   if (optind != argc - 1) {
@@ -814,41 +815,39 @@ int spantap_cmd_tree(int argc, char **argv) {
 }
 
 int spantap_cmd_stacks(int argc, char **argv) {
-  static const struct option longopts[] = {{"limit", required_argument, 0, 'n'},
-                                           {"span", required_argument, 0, OPT_SPAN},
-                                           {"csv", no_argument, 0, OPT_CSV},
-                                           {"json", no_argument, 0, OPT_JSON},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
+  static const struct option longopts[] = {
+      {"limit", required_argument, 0, 'n'}, {"span", required_argument, 0, OPT_SPAN},
+      {"csv", no_argument, 0, OPT_CSV},     {"json", no_argument, 0, OPT_JSON},
+      {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
   struct spantap_stacks_opts o = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'n':
-      if (parse_count(optarg, &o.limit) < 0) {
-        fprintf(stderr, "spantap stacks: invalid -n '%s' (a count, 0 for all)\n", optarg);
+      case 'n':
+        if (parse_count(optarg, &o.limit) < 0) {
+          fprintf(stderr, "spantap stacks: invalid -n '%s' (a count, 0 for all)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        break;
+      case OPT_SPAN:
+        if (parse_count(optarg, &o.span_id) < 0 || o.span_id < 1) {
+          fprintf(stderr, "spantap stacks: invalid --span '%s' (a span id)\n", optarg);
+          return SPANTAP_EXIT_USAGE;
+        }
+        break;
+      case OPT_CSV:
+        o.format = SPANTAP_TABLE_CSV;
+        break;
+      case OPT_JSON:
+        o.format = SPANTAP_TABLE_JSON;
+        break;
+      case 'h':
+        fputs(stacks_usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fprintf(stderr, "Try 'spantap stacks --help'.\n");
         return SPANTAP_EXIT_USAGE;
-      }
-      break;
-    case OPT_SPAN:
-      if (parse_count(optarg, &o.span_id) < 0 || o.span_id < 1) {
-        fprintf(stderr, "spantap stacks: invalid --span '%s' (a span id)\n", optarg);
-        return SPANTAP_EXIT_USAGE;
-      }
-      break;
-    case OPT_CSV:
-      o.format = SPANTAP_TABLE_CSV;
-      break;
-    case OPT_JSON:
-      o.format = SPANTAP_TABLE_JSON;
-      break;
-    case 'h':
-      fputs(stacks_usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fprintf(stderr, "Try 'spantap stacks --help'.\n");
-      return SPANTAP_EXIT_USAGE;
     }
   }
   if (optind != argc - 1) {

@@ -31,21 +31,21 @@ int spantap_cmd_setup(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'c':
-      check = true;
-      break;
-    case 'f':
-      force = true;
-      break;
-    case 'D':
-      state_dir = optarg;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return SPANTAP_EXIT_OK;
-    default:
-      fprintf(stderr, "Try 'spantap setup --help'.\n");
-      return SPANTAP_EXIT_USAGE;
+      case 'c':
+        check = true;
+        break;
+      case 'f':
+        force = true;
+        break;
+      case 'D':
+        state_dir = optarg;
+        break;
+      case 'h':
+        fputs(usage, stdout);
+        return SPANTAP_EXIT_OK;
+      default:
+        fprintf(stderr, "Try 'spantap setup --help'.\n");
+        return SPANTAP_EXIT_USAGE;
     }
   }
   struct spantap_setup_status st;
@@ -66,8 +66,10 @@ int spantap_cmd_setup(int argc, char **argv) {
     return ready ? SPANTAP_EXIT_OK : SPANTAP_EXIT_FAIL;
   }
   if (geteuid() != 0) {
-    fprintf(stderr, "spantap setup: needs root (it mounts filesystems and writes under %s); "
-                    "run it with sudo\n", state_dir ? state_dir : "/var/lib/spantap");
+    fprintf(stderr,
+            "spantap setup: needs root (it mounts filesystems and writes under %s); "
+            "run it with sudo\n",
+            state_dir ? state_dir : "/var/lib/spantap");
     return SPANTAP_EXIT_FAIL;
   }
   char err[1024] = "";

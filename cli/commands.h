@@ -37,14 +37,14 @@ int spantap_report_query(const char *db, const char *sql, FILE *out,
                          const struct spantap_table_opts *o, char *err, size_t errlen);
 
 struct spantap_traces_opts {
-  int64_t limit;           /* at most this many traces; 0: all */
-  const char *service;     /* only traces with a span of this service; NULL: all */
+  int64_t limit;       /* at most this many traces; 0: all */
+  const char *service; /* only traces with a span of this service; NULL: all */
   enum spantap_table_format format;
 };
 
 /* `spantap traces`: the slowest traces first, then (as text) a line of totals. */
-int spantap_report_traces(const char *db, FILE *out, const struct spantap_traces_opts *o,
-                          char *err, size_t errlen);
+int spantap_report_traces(const char *db, FILE *out, const struct spantap_traces_opts *o, char *err,
+                          size_t errlen);
 
 /* `spantap tree`: the spans of trace TRACE_ID as an indented tree. */
 int spantap_report_tree(const char *db, int64_t trace_id, FILE *out, char *err, size_t errlen);
@@ -56,8 +56,8 @@ struct spantap_stacks_opts {
 };
 
 /* `spantap stacks`: application call sites by total syscall time. */
-int spantap_report_stacks(const char *db, FILE *out, const struct spantap_stacks_opts *o,
-                          char *err, size_t errlen);
+int spantap_report_stacks(const char *db, FILE *out, const struct spantap_stacks_opts *o, char *err,
+                          size_t errlen);
 
 /* Exit statuses. */
 #define SPANTAP_EXIT_OK 0

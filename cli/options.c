@@ -76,14 +76,19 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
 
 int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o) {
-  static const struct option longopts[] = {
-      {"binary", required_argument, 0, 'b'},    {"pid", required_argument, 0, 'p'},
-      {"events", required_argument, 0, 'e'},    {"stack-mode", required_argument, 0, 's'},
-      {"stack-depth", required_argument, 0, 'd'}, {"runtime", required_argument, 0, 'r'},
-      {"duration", required_argument, 0, 't'},  {"output", required_argument, 0, 'o'},
-      {"force", no_argument, 0, 'f'},           {"save-stream", required_argument, 0, 'S'},
-      {"no-follow-exec", no_argument, 0, 'N'},  {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option longopts[] = {{"binary", required_argument, 0, 'b'},
+                                           {"pid", required_argument, 0, 'p'},
+                                           {"events", required_argument, 0, 'e'},
+                                           {"stack-mode", required_argument, 0, 's'},
+                                           {"stack-depth", required_argument, 0, 'd'},
+                                           {"runtime", required_argument, 0, 'r'},
+                                           {"duration", required_argument, 0, 't'},
+                                           {"output", required_argument, 0, 'o'},
+                                           {"force", no_argument, 0, 'f'},
+                                           {"save-stream", required_argument, 0, 'S'},
+                                           {"no-follow-exec", no_argument, 0, 'N'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
   memset(o, 0, sizeof *o);
   o->stack_mode = 1;
   o->stack_depth = 8;
@@ -100,92 +105,92 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
   while ((c = getopt_long(argc, argv, "+b:p:e:s:d:r:t:o:fh", longopts, NULL)) != -1) {
     unsigned long v;
     switch (c) {
-    case 'b':
-      if (o->ntargets == SPANTAP_MAX_TARGETS) {
-        fprintf(stderr, "spantap %s: at most %d --binary\n", cmd, SPANTAP_MAX_TARGETS);
-        return -EINVAL;
+      case 'b':
+        if (o->ntargets == SPANTAP_MAX_TARGETS) {
+          fprintf(stderr, "spantap %s: at most %d --binary\n", cmd, SPANTAP_MAX_TARGETS);
+          return -EINVAL;
+        }
+        if (spantap_target_resolve(optarg, &o->targets[o->ntargets], err, sizeof err) < 0) {
+          fprintf(stderr, "spantap %s: %s\n", cmd, err);
+          return -EINVAL;
+        }
+        o->ntargets++;
+        break;
+      case 'p':
+        if (parse_uint(optarg, 4194304, &v) < 0 || v == 0 || o->npids == SPANTAP_MAX_PIDS) {
+          fprintf(stderr, "spantap %s: invalid --pid '%s' (a process id; at most %d)\n", cmd,
+                  optarg, SPANTAP_MAX_PIDS);
+          return -EINVAL;
+        }
+        if (for_record && kill((pid_t)v, 0) < 0 && errno == ESRCH) {
+          fprintf(stderr, "spantap %s: no process with --pid %lu\n", cmd, v);
+          return -EINVAL;
+        }
+        o->pids[o->npids++] = (pid_t)v;
+        break;
+      case 'e':
+        if (spantap_events_parse(optarg, &o->classes, &o->extras, err, sizeof err) < 0) {
+          fprintf(stderr, "spantap %s: --events: %s\n", cmd, err);
+          return -EINVAL;
+        }
+        o->events = optarg;
+        break;
+      case 's':
+        if (parse_uint(optarg, 4, &v) < 0) {
+          fprintf(stderr, "spantap %s: invalid --stack-mode '%s' (0-4)\n", cmd, optarg);
+          return -EINVAL;
+        }
+        o->stack_mode = (unsigned)v;
+        break;
+      case 'd':
+        if (parse_uint(optarg, SPANTAP_STACK_DEPTH_MAX, &v) < 0 || v == 0) {
+          fprintf(stderr, "spantap %s: invalid --stack-depth '%s' (1-%d)\n", cmd, optarg,
+                  SPANTAP_STACK_DEPTH_MAX);
+          return -EINVAL;
+        }
+        o->stack_depth = (unsigned)v;
+        break;
+      case 'r':
+        if (strcmp(optarg, "bpf") && strcmp(optarg, "kernel") &&
+            (strcmp(optarg, "auto") || !for_record)) {
+          fprintf(stderr, "spantap %s: invalid --runtime '%s' (bpf, kernel%s)\n", cmd, optarg,
+                  for_record ? " or auto" : "");
+          return -EINVAL;
+        }
+        o->runtime = optarg;
+        break;
+      case 'N':
+        o->follow_exec = false;
+        break;
+      case 't': {
+        char *end;
+        o->duration_s = strtod(optarg, &end);
+        if (!for_record || end == optarg || *end || !(o->duration_s > 0) || o->duration_s > 1e7) {
+          fprintf(stderr, "spantap %s: invalid --duration '%s' (seconds, > 0)\n", cmd, optarg);
+          return -EINVAL;
+        }
+        break;
       }
-      if (spantap_target_resolve(optarg, &o->targets[o->ntargets], err, sizeof err) < 0) {
-        fprintf(stderr, "spantap %s: %s\n", cmd, err);
+      case 'o':
+      case 'f':
+      case 'S':
+        if (!for_record) {
+          fprintf(stderr, "spantap %s: option not valid here (see --help)\n", cmd);
+          return -EINVAL;
+        }
+        if (c == 'o')
+          o->output = optarg;
+        else if (c == 'f')
+          o->force = true;
+        else
+          o->save_stream = optarg;
+        break;
+      case 'h':
+        fputs(for_record ? record_usage : script_usage, stdout);
+        return 1;
+      default:
+        fprintf(stderr, "Try 'spantap %s --help'.\n", cmd);
         return -EINVAL;
-      }
-      o->ntargets++;
-      break;
-    case 'p':
-      if (parse_uint(optarg, 4194304, &v) < 0 || v == 0 || o->npids == SPANTAP_MAX_PIDS) {
-        fprintf(stderr, "spantap %s: invalid --pid '%s' (a process id; at most %d)\n", cmd,
-                optarg, SPANTAP_MAX_PIDS);
-        return -EINVAL;
-      }
-      if (for_record && kill((pid_t)v, 0) < 0 && errno == ESRCH) {
-        fprintf(stderr, "spantap %s: no process with --pid %lu\n", cmd, v);
-        return -EINVAL;
-      }
-      o->pids[o->npids++] = (pid_t)v;
-      break;
-    case 'e':
-      if (spantap_events_parse(optarg, &o->classes, &o->extras, err, sizeof err) < 0) {
-        fprintf(stderr, "spantap %s: --events: %s\n", cmd, err);
-        return -EINVAL;
-      }
-      o->events = optarg;
-      break;
-    case 's':
-      if (parse_uint(optarg, 4, &v) < 0) {
-        fprintf(stderr, "spantap %s: invalid --stack-mode '%s' (0-4)\n", cmd, optarg);
-        return -EINVAL;
-      }
-      o->stack_mode = (unsigned)v;
-      break;
-    case 'd':
-      if (parse_uint(optarg, SPANTAP_STACK_DEPTH_MAX, &v) < 0 || v == 0) {
-        fprintf(stderr, "spantap %s: invalid --stack-depth '%s' (1-%d)\n", cmd, optarg,
-                SPANTAP_STACK_DEPTH_MAX);
-        return -EINVAL;
-      }
-      o->stack_depth = (unsigned)v;
-      break;
-    case 'r':
-      if (strcmp(optarg, "bpf") && strcmp(optarg, "kernel") &&
-          (strcmp(optarg, "auto") || !for_record)) {
-        fprintf(stderr, "spantap %s: invalid --runtime '%s' (bpf, kernel%s)\n", cmd, optarg,
-                for_record ? " or auto" : "");
-        return -EINVAL;
-      }
-      o->runtime = optarg;
-      break;
-    case 'N':
-      o->follow_exec = false;
-      break;
-    case 't': {
-      char *end;
-      o->duration_s = strtod(optarg, &end);
-      if (!for_record || end == optarg || *end || !(o->duration_s > 0) || o->duration_s > 1e7) {
-        fprintf(stderr, "spantap %s: invalid --duration '%s' (seconds, > 0)\n", cmd, optarg);
-        return -EINVAL;
-      }
-      break;
-    }
-    case 'o':
-    case 'f':
-    case 'S':
-      if (!for_record) {
-        fprintf(stderr, "spantap %s: option not valid here (see --help)\n", cmd);
-        return -EINVAL;
-      }
-      if (c == 'o')
-        o->output = optarg;
-      else if (c == 'f')
-        o->force = true;
-      else
-        o->save_stream = optarg;
-      break;
-    case 'h':
-      fputs(for_record ? record_usage : script_usage, stdout);
-      return 1;
-    default:
-      fprintf(stderr, "Try 'spantap %s --help'.\n", cmd);
-      return -EINVAL;
     }
   }
   if (optind < argc) {
@@ -197,8 +202,10 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
     o->command = argv + optind;
   }
   if (o->ntargets == 0 && o->npids == 0 && !o->command) {
-    fprintf(stderr, "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
-                    "Try 'spantap %s --help'.\n", cmd, cmd);
+    fprintf(stderr,
+            "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
+            "Try 'spantap %s --help'.\n",
+            cmd, cmd);
     return -EINVAL;
   }
   return 0;

@@ -19,10 +19,10 @@ struct spantap_trace_options {
   char **command; /* argv after "--", or NULL */
   unsigned stack_mode, stack_depth;
   unsigned classes, extras;
-  const char *events; /* as given, for the recording's metadata */
+  const char *events;  /* as given, for the recording's metadata */
   const char *runtime; /* "bpf", "kernel" or "auto" */
   bool follow_exec;
-  double duration_s;  /* 0: until Ctrl-C or the command ends */
+  double duration_s; /* 0: until Ctrl-C or the command ends */
   const char *output;
   const char *save_stream;
   bool force;

@@ -39,11 +39,11 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"record", spantap_cmd_record}, {"import", spantap_cmd_import},
+  } cmds[] = {{"record", spantap_cmd_record},   {"import", spantap_cmd_import},
               {"summary", spantap_cmd_summary}, {"script", spantap_cmd_script},
-              {"setup", spantap_cmd_setup}, {"demo", spantap_cmd_demo}, {"query", spantap_cmd_query},
-              {"traces", spantap_cmd_traces}, {"tree", spantap_cmd_tree},
-              {"stacks", spantap_cmd_stacks}};
+              {"setup", spantap_cmd_setup},     {"demo", spantap_cmd_demo},
+              {"query", spantap_cmd_query},     {"traces", spantap_cmd_traces},
+              {"tree", spantap_cmd_tree},       {"stacks", spantap_cmd_stacks}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0)
       return cmds[i].fn(argc - 1, argv + 1);

@@ -62,19 +62,19 @@ static int cell_render(const struct spantap_table *t, const struct spantap_cell 
   const char *s = NULL;
   o->number = c->type == SPANTAP_CELL_INT || c->type == SPANTAP_CELL_REAL;
   switch (c->type) {
-  case SPANTAP_CELL_NULL:
-    o->text = NULL;
-    return 0;
-  case SPANTAP_CELL_INT:
-    snprintf(buf, sizeof buf, "%lld", (long long)c->i);
-    s = buf;
-    break;
-  case SPANTAP_CELL_REAL:
-    s = format_real(c->d, t->o.decimals, buf, sizeof buf);
-    break;
-  case SPANTAP_CELL_TEXT:
-    s = c->text ? c->text : "";
-    break;
+    case SPANTAP_CELL_NULL:
+      o->text = NULL;
+      return 0;
+    case SPANTAP_CELL_INT:
+      snprintf(buf, sizeof buf, "%lld", (long long)c->i);
+      s = buf;
+      break;
+    case SPANTAP_CELL_REAL:
+      s = format_real(c->d, t->o.decimals, buf, sizeof buf);
+      break;
+    case SPANTAP_CELL_TEXT:
+      s = c->text ? c->text : "";
+      break;
   }
   o->text = strdup(s);
   return o->text ? 0 : -ENOMEM;
@@ -225,8 +225,7 @@ int spantap_table_add_row(struct spantap_table *t, const struct spantap_cell *ce
 /* Writes S in text mode: control characters as spaces, at most MAX characters
  * (the last an ellipsis when cut; 0: no limit), padded to WIDTH on the side ALIGN
  * says unless it is the line's last cell. */
-static void text_cell(FILE *out, const char *s, unsigned max, size_t width, bool right,
-                      bool last) {
+static void text_cell(FILE *out, const char *s, unsigned max, size_t width, bool right, bool last) {
   size_t w = text_width(s);
   size_t shown = max && w > max ? max : w;
   if (right)
@@ -373,24 +372,24 @@ int64_t spantap_table_print_stmt(struct sqlite3_stmt *st, FILE *out,
   while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
     for (unsigned c = 0; c < ncols; c++) {
       switch (sqlite3_column_type(st, (int)c)) {
-      case SQLITE_INTEGER:
-        cells[c] = spantap_cell_int(sqlite3_column_int64(st, (int)c));
-        break;
-      case SQLITE_FLOAT:
-        cells[c] = spantap_cell_real(sqlite3_column_double(st, (int)c));
-        break;
-      case SQLITE_NULL:
-        cells[c] = spantap_cell_text(NULL);
-        break;
-      case SQLITE_BLOB:
-        blobs[c] = blob_text(sqlite3_column_blob(st, (int)c), sqlite3_column_bytes(st, (int)c));
-        cells[c] = spantap_cell_text(blobs[c] ? blobs[c] : "x''");
-        break;
-      default: {
-        const char *text = (const char *)sqlite3_column_text(st, (int)c);
-        cells[c] = spantap_cell_text(text ? text : "");
-        break;
-      }
+        case SQLITE_INTEGER:
+          cells[c] = spantap_cell_int(sqlite3_column_int64(st, (int)c));
+          break;
+        case SQLITE_FLOAT:
+          cells[c] = spantap_cell_real(sqlite3_column_double(st, (int)c));
+          break;
+        case SQLITE_NULL:
+          cells[c] = spantap_cell_text(NULL);
+          break;
+        case SQLITE_BLOB:
+          blobs[c] = blob_text(sqlite3_column_blob(st, (int)c), sqlite3_column_bytes(st, (int)c));
+          cells[c] = spantap_cell_text(blobs[c] ? blobs[c] : "x''");
+          break;
+        default: {
+          const char *text = (const char *)sqlite3_column_text(st, (int)c);
+          cells[c] = spantap_cell_text(text ? text : "");
+          break;
+        }
       }
     }
     rc = spantap_table_add_row(t, cells);

@@ -23,7 +23,12 @@ struct spantap_table_opts {
   bool footer;           /* text: "(N rows)" after the table */
 };
 
-enum spantap_cell_type { SPANTAP_CELL_NULL, SPANTAP_CELL_INT, SPANTAP_CELL_REAL, SPANTAP_CELL_TEXT };
+enum spantap_cell_type {
+  SPANTAP_CELL_NULL,
+  SPANTAP_CELL_INT,
+  SPANTAP_CELL_REAL,
+  SPANTAP_CELL_TEXT
+};
 
 /* One value. TEXT is borrowed for the duration of spantap_table_add_row. */
 struct spantap_cell {

@@ -40,19 +40,19 @@ struct spantap_collector {
   char **module_paths; /* index = module id */
   struct file_id {
     uint64_t ino, kdev; /* kernel encoding of the device, as scripts report it */
-  } *module_files;      /* index = module id; 0 when the file could not be read */
+  } * module_files;     /* index = module id; 0 when the file could not be read */
   size_t module_paths_cap;
-  char *line;          /* partial line carried between feeds */
+  char *line; /* partial line carried between feeds */
   size_t line_len, line_cap;
   bool line_overflow;
   bool bpf_stacks; /* stacks come from the BPF runtime's walk (slot 1 is a guess) */
   unsigned in_batch;
-  struct spantap_reorder *window;      /* events on their way to the span engine */
+  struct spantap_reorder *window; /* events on their way to the span engine */
   struct spantap_span_engine *spans;
-  struct spantap_u64_map *services;    /* pid -> owned executable file name */
-  struct spantap_u64_map *sockets;     /* kernel sock -> struct socket_entry, as announced */
-  long close_nr;                       /* the close syscall's number: a socket's end */
-  int64_t newest_ts;                   /* the latest event time read */
+  struct spantap_u64_map *services; /* pid -> owned executable file name */
+  struct spantap_u64_map *sockets;  /* kernel sock -> struct socket_entry, as announced */
+  long close_nr;                    /* the close syscall's number: a socket's end */
+  int64_t newest_ts;                /* the latest event time read */
 };
 
 /* What a SOCK record announced about a socket. */
@@ -110,8 +110,11 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
     c->opts.reorder_window_ns = REORDER_WINDOW_NS_DEFAULT;
   if (!c->opts.reorder_max_events)
     c->opts.reorder_max_events = REORDER_MAX_EVENTS_DEFAULT;
-  struct spantap_span_sink sink = {.ctx = c, .event_row = sink_event_row, .span = sink_span,
-                                   .edge = sink_edge, .trace = sink_trace,
+  struct spantap_span_sink sink = {.ctx = c,
+                                   .event_row = sink_event_row,
+                                   .span = sink_span,
+                                   .edge = sink_edge,
+                                   .trace = sink_trace,
                                    .service = sink_service};
   /* a recording reads as incomplete until finished in order (record and
    * import set complete to 1 then), even when the collector is killed */
@@ -120,8 +123,8 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
     return -EIO;
   }
   if (spantap_span_engine_new(&sink, &c->spans) < 0 ||
-      spantap_reorder_new(c->opts.reorder_window_ns, c->opts.reorder_max_events,
-                          release_to_spans, c, &c->window) < 0) {
+      spantap_reorder_new(c->opts.reorder_window_ns, c->opts.reorder_max_events, release_to_spans,
+                          c, &c->window) < 0) {
     spantap_collector_destroy(c);
     return -ENOMEM;
   }
@@ -202,8 +205,8 @@ static int64_t module_id(struct spantap_collector *c, const char *path) {
   c->module_paths[id] = strdup(path);
   struct stat st;
   if (stat(path, &st) == 0)
-    c->module_files[id] = (struct file_id){
-        st.st_ino, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)};
+    c->module_files[id] =
+        (struct file_id){st.st_ino, ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)};
   char build_id[41] = "";
   if (c->sym)
     spantap_module_build_id(c->sym, path, build_id);
@@ -241,12 +244,16 @@ static int add_mapping(const struct spantap_maps_entry *e, void *vctx) {
     if (mod < 0)
       return (int)mod;
   }
-  m->maps[m->n++] = (struct spantap_mapping){.start = e->start, .end = e->end, .pgoff = e->pgoff,
-                                             .module_id = mod, .executable = e->perms[2] == 'x'};
+  m->maps[m->n++] = (struct spantap_mapping){.start = e->start,
+                                             .end = e->end,
+                                             .pgoff = e->pgoff,
+                                             .module_id = mod,
+                                             .executable = e->perms[2] == 'x'};
   if (c->opts.save_stream)
-    fprintf(c->opts.save_stream, "MAP %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-            " %" PRIu64 " %s %s\n", m->ts, m->p->pid, e->start, e->end, e->pgoff, e->ino,
-            e->perms, e->path[0] ? e->path : "-");
+    fprintf(c->opts.save_stream,
+            "MAP %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %s\n",
+            m->ts, m->p->pid, e->start, e->end, e->pgoff, e->ino, e->perms,
+            e->path[0] ? e->path : "-");
   if (spantap_store_mapping(c->store, m->p->pid, e->start, e->end, e->pgoff, e->perms, mod) < 0)
     return -EIO;
   return 0;
@@ -347,10 +354,19 @@ static int64_t module_by_file(struct spantap_collector *c, const char *name, uin
   for (size_t id = 1; id < c->module_paths_cap && c->module_paths[id]; id++)
     if (c->module_files[id].ino == ino && c->module_files[id].kdev == kdev)
       return (int64_t)id;
-  static const char *const dirs[] = {
-      "", "/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib64/", "/usr/lib64/",
-      "/lib/", "/usr/lib/", "/usr/local/lib/", "/usr/local/bin/", "/usr/bin/", "/bin/",
-      "/usr/sbin/", "/sbin/"};
+  static const char *const dirs[] = {"",
+                                     "/lib/x86_64-linux-gnu/",
+                                     "/usr/lib/x86_64-linux-gnu/",
+                                     "/lib64/",
+                                     "/usr/lib64/",
+                                     "/lib/",
+                                     "/usr/lib/",
+                                     "/usr/local/lib/",
+                                     "/usr/local/bin/",
+                                     "/usr/bin/",
+                                     "/bin/",
+                                     "/usr/sbin/",
+                                     "/sbin/"};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
     char path[PATH_MAX], real[PATH_MAX];
     snprintf(path, sizeof path, "%s%s", dirs[i], i == 0 ? name : base);
@@ -367,10 +383,10 @@ static int64_t module_by_file(struct spantap_collector *c, const char *name, uin
 }
 
 /* Adds one executable mapping to P's mirror. */
-static int add_exec_mapping(struct spantap_process *p, uint64_t start, uint64_t end,
-                            uint64_t pgoff, int64_t mod) {
-  struct spantap_mapping m = {.start = start, .end = end, .pgoff = pgoff, .module_id = mod,
-                              .executable = true};
+static int add_exec_mapping(struct spantap_process *p, uint64_t start, uint64_t end, uint64_t pgoff,
+                            int64_t mod) {
+  struct spantap_mapping m = {
+      .start = start, .end = end, .pgoff = pgoff, .module_id = mod, .executable = true};
   return spantap_process_add_mapping(p, &m);
 }
 
@@ -382,7 +398,8 @@ static int on_xmap(struct spantap_collector *c, const struct spantap_record *r) 
     return 0;
   char name[PATH_MAX];
   snprintf(name, sizeof name, "%.*s", (int)r->text_len, r->text);
-  int64_t mod = module_by_file(c, name, (uint64_t)v[SPANTAP_XMAP_ino], (uint64_t)v[SPANTAP_XMAP_dev]);
+  int64_t mod =
+      module_by_file(c, name, (uint64_t)v[SPANTAP_XMAP_ino], (uint64_t)v[SPANTAP_XMAP_dev]);
   if (mod < 0)
     return (int)mod;
   return add_exec_mapping(p, (uint64_t)v[SPANTAP_XMAP_start], (uint64_t)v[SPANTAP_XMAP_end],
@@ -563,16 +580,20 @@ static const char *class_name(unsigned classes) {
  * of the socket, even one that another CPU delivered first. */
 static int on_socket(struct spantap_collector *c, const struct spantap_record *r) {
   const int64_t *v = r->v;
-  struct spantap_event e = {
-      .kind = SPANTAP_EV_SOCKET, .ts = v[SPANTAP_SOCKET_ts], .pid = v[SPANTAP_SOCKET_pid],
-      .sock = (uint64_t)v[SPANTAP_SOCKET_sock],
-      .ends = {.family = (int)v[SPANTAP_SOCKET_family], .proto = (int)v[SPANTAP_SOCKET_proto],
-               .lport = (int)v[SPANTAP_SOCKET_lport], .rport = (int)v[SPANTAP_SOCKET_rport],
-               .laddr_hi = v[SPANTAP_SOCKET_laddr_hi], .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
-               .raddr_hi = v[SPANTAP_SOCKET_raddr_hi], .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]}};
-  e.conn_id = conn_id(c, e.ends.family, e.ends.proto, e.ends.lport, e.ends.rport,
-                      e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
-                      v[SPANTAP_SOCKET_sock]);
+  struct spantap_event e = {.kind = SPANTAP_EV_SOCKET,
+                            .ts = v[SPANTAP_SOCKET_ts],
+                            .pid = v[SPANTAP_SOCKET_pid],
+                            .sock = (uint64_t)v[SPANTAP_SOCKET_sock],
+                            .ends = {.family = (int)v[SPANTAP_SOCKET_family],
+                                     .proto = (int)v[SPANTAP_SOCKET_proto],
+                                     .lport = (int)v[SPANTAP_SOCKET_lport],
+                                     .rport = (int)v[SPANTAP_SOCKET_rport],
+                                     .laddr_hi = v[SPANTAP_SOCKET_laddr_hi],
+                                     .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+                                     .raddr_hi = v[SPANTAP_SOCKET_raddr_hi],
+                                     .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]}};
+  e.conn_id = conn_id(c, e.ends.family, e.ends.proto, e.ends.lport, e.ends.rport, e.ends.laddr_hi,
+                      e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo, v[SPANTAP_SOCKET_sock]);
   if (e.conn_id < 0)
     return (int)e.conn_id;
   return spantap_reorder_push(c->window, &e);
@@ -594,11 +615,14 @@ static int remember_socket(struct spantap_collector *c, const struct spantap_eve
 
 /* The socket addresses of a TCP record. */
 static struct spantap_endpoints tcp_record_ends(const int64_t *v) {
-  return (struct spantap_endpoints){
-      .family = (int)v[SPANTAP_TCPSTATE_family], .proto = IPPROTO_TCP,
-      .lport = (int)v[SPANTAP_TCPSTATE_lport], .rport = (int)v[SPANTAP_TCPSTATE_rport],
-      .laddr_hi = v[SPANTAP_TCPSTATE_laddr_hi], .laddr_lo = v[SPANTAP_TCPSTATE_laddr_lo],
-      .raddr_hi = v[SPANTAP_TCPSTATE_raddr_hi], .raddr_lo = v[SPANTAP_TCPSTATE_raddr_lo]};
+  return (struct spantap_endpoints){.family = (int)v[SPANTAP_TCPSTATE_family],
+                                    .proto = IPPROTO_TCP,
+                                    .lport = (int)v[SPANTAP_TCPSTATE_lport],
+                                    .rport = (int)v[SPANTAP_TCPSTATE_rport],
+                                    .laddr_hi = v[SPANTAP_TCPSTATE_laddr_hi],
+                                    .laddr_lo = v[SPANTAP_TCPSTATE_laddr_lo],
+                                    .raddr_hi = v[SPANTAP_TCPSTATE_raddr_hi],
+                                    .raddr_lo = v[SPANTAP_TCPSTATE_raddr_lo]};
 }
 
 static int on_syscall(struct spantap_collector *c, const struct spantap_record *r, bool net) {
@@ -607,11 +631,15 @@ static int on_syscall(struct spantap_collector *c, const struct spantap_record *
   struct spantap_process *p = process_for(c, v[SPANTAP_SYSCALL_pid], ts);
   if (!p)
     return -ENOMEM;
-  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = ts, .dur = v[SPANTAP_SYSCALL_dur],
-                            .pid = p->pid, .tid = v[SPANTAP_SYSCALL_tid],
-                            .nr = v[SPANTAP_SYSCALL_nr], .ret = v[SPANTAP_SYSCALL_ret],
-                            .args = {v[SPANTAP_SYSCALL_arg0], v[SPANTAP_SYSCALL_arg1],
-                                     v[SPANTAP_SYSCALL_arg2]}};
+  struct spantap_event e = {
+      .kind = SPANTAP_EV_SYSCALL,
+      .ts = ts,
+      .dur = v[SPANTAP_SYSCALL_dur],
+      .pid = p->pid,
+      .tid = v[SPANTAP_SYSCALL_tid],
+      .nr = v[SPANTAP_SYSCALL_nr],
+      .ret = v[SPANTAP_SYSCALL_ret],
+      .args = {v[SPANTAP_SYSCALL_arg0], v[SPANTAP_SYSCALL_arg1], v[SPANTAP_SYSCALL_arg2]}};
   e.stack_id = stack_id(c, p, r, ts);
   if (e.stack_id < 0)
     return (int)e.stack_id;
@@ -631,26 +659,26 @@ static int sink_event_row(void *ctx, const struct spantap_event *e, int64_t span
   struct spantap_collector *c = ctx;
   int rc = 0;
   switch (e->kind) {
-  case SPANTAP_EV_SYSCALL: {
-    struct spantap_syscall_info info = {0};
-    char unnamed[32];
-    if (spantap_syscall_info(e->nr, &info) < 0 || !info.name) {
-      snprintf(unnamed, sizeof unnamed, "syscall_%" PRId64, e->nr);
-      info.name = unnamed;
+    case SPANTAP_EV_SYSCALL: {
+      struct spantap_syscall_info info = {0};
+      char unnamed[32];
+      if (spantap_syscall_info(e->nr, &info) < 0 || !info.name) {
+        snprintf(unnamed, sizeof unnamed, "syscall_%" PRId64, e->nr);
+        info.name = unnamed;
+      }
+      rc = spantap_store_syscall(c->store, e->ts, e->dur, e->pid, e->tid, e->nr, info.name,
+                                 e->class_name, e->args, e->ret, e->stack_id, e->conn_id, span_id);
+      break;
     }
-    rc = spantap_store_syscall(c->store, e->ts, e->dur, e->pid, e->tid, e->nr, info.name,
-                               e->class_name, e->args, e->ret, e->stack_id, e->conn_id, span_id);
-    break;
-  }
-  case SPANTAP_EV_OFFCPU:
-    rc = spantap_store_offcpu(c->store, e->ts, e->dur, e->pid, e->tid, e->state, span_id);
-    break;
-  case SPANTAP_EV_PAGEFAULT:
-    rc = spantap_store_page_fault(c->store, e->ts, e->pid, e->tid, e->address, e->error_code,
-                                  e->stack_id, span_id);
-    break;
-  default:
-    break;
+    case SPANTAP_EV_OFFCPU:
+      rc = spantap_store_offcpu(c->store, e->ts, e->dur, e->pid, e->tid, e->state, span_id);
+      break;
+    case SPANTAP_EV_PAGEFAULT:
+      rc = spantap_store_page_fault(c->store, e->ts, e->pid, e->tid, e->address, e->error_code,
+                                    e->stack_id, span_id);
+      break;
+    default:
+      break;
   }
   return rc < 0 ? -EIO : 0;
 }
@@ -678,184 +706,197 @@ static const char *sink_service(void *ctx, int64_t pid) {
 static int on_record(struct spantap_collector *c, const struct spantap_record *r) {
   const int64_t *v = r->v;
   switch (r->desc->kind) {
-  case SPANTAP_REC_BEGIN:
-    c->stats.begin_seen = true;
-    snprintf(c->stats.runtime, sizeof c->stats.runtime, "%.*s", (int)r->text_len, r->text);
-    c->bpf_stacks = strcmp(c->stats.runtime, "kernel") != 0;
-    if (v[SPANTAP_BEGIN_format_version] != SPANTAP_RECORD_FORMAT_VERSION)
-      return -EPROTO;
-    return spantap_store_meta(c->store, "runtime", c->stats.runtime, 0);
-  case SPANTAP_REC_READY:
-    c->stats.ready_mask |= (unsigned)v[SPANTAP_READY_answered] & SPANTAP_READY_ALL;
-    return 0;
-  case SPANTAP_REC_END:
-    c->stats.end_seen = true;
-    return 0;
-  case SPANTAP_REC_FORK: {
-    int64_t ts = v[SPANTAP_FORK_ts], pid = v[SPANTAP_FORK_pid];
-    int64_t child_pid = v[SPANTAP_FORK_child_pid], child_tid = v[SPANTAP_FORK_child_tid];
-    struct spantap_process *parent = process_for(c, pid, ts);
-    if (!parent)
-      return -ENOMEM;
-    bool thread = child_pid == pid;
-    if (!thread) {
-      struct spantap_process *p = spantap_proc_mirror_get(c->procs, child_pid, true);
-      if (!p)
-        return -ENOMEM;
-      c->stats.processes++;
-      p->ppid = pid;
-      p->start_ns = ts;
-      p->main_module_id = parent->main_module_id;
-      p->start_code = parent->start_code;
-      p->end_code = parent->end_code;
-      free(p->exe);
-      p->exe = parent->exe ? strdup(parent->exe) : NULL;
-      if (parent->exe)
-        remember_service(c, child_pid, sink_service(c, pid) ? sink_service(c, pid) : parent->exe,
-                         true);
-      spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
-    }
-    if (spantap_store_thread(c->store, child_tid, child_pid, ts, 0) < 0)
-      return -EIO;
-    struct spantap_event e = {.kind = SPANTAP_EV_FORK, .ts = ts, .pid = pid,
-                              .tid = v[SPANTAP_FORK_tid], .child_pid = child_pid,
-                              .child_tid = child_tid};
-    int rc = spantap_reorder_push(c->window, &e);
-    if (rc)
-      return rc;
-    return spantap_store_process_event(c->store, ts, thread ? "thread" : "fork", pid,
-                                       v[SPANTAP_FORK_tid], child_pid, child_tid, NULL, -1);
-  }
-  case SPANTAP_REC_EXEC: {
-    int64_t ts = v[SPANTAP_EXEC_ts], pid = v[SPANTAP_EXEC_pid];
-    struct spantap_process *p = spantap_proc_mirror_get(c->procs, pid, false);
-    if (!p) {
-      p = spantap_proc_mirror_get(c->procs, pid, true);
-      if (!p)
-        return -ENOMEM;
-      c->stats.processes++;
-      p->start_ns = ts;
-    }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%.*s", (int)r->text_len, r->text);
-    bool traced = v[SPANTAP_EXEC_traced] != 0;
-    p->ppid = v[SPANTAP_EXEC_ppid];
-    p->exec_ns = ts;
-    p->start_code = (uint64_t)v[SPANTAP_EXEC_start_code];
-    p->end_code = (uint64_t)v[SPANTAP_EXEC_end_code];
-    free(p->exe);
-    p->exe = strdup(path);
-    remember_service(c, pid, path, true);
-    p->main_module_id = 0;
-    p->maps_reads = 0;
-    spantap_process_set_maps(p, NULL, 0);
-    if (spantap_store_process_event(c->store, ts, traced ? "exec" : "leave", pid,
-                                    v[SPANTAP_EXEC_tid], 0, 0, path, -1) < 0)
-      return -EIO;
-    if (!traced) {
-      int rc = write_process(c, p);
-      spantap_proc_mirror_remove(c->procs, pid);
-      return rc;
-    }
-    int rc = refresh_maps(c, p, ts);
-    if (rc < 0 || p->nmaps)
-      return rc;
-    /* Gone already, or not live: the executable's text from the record. */
-    int64_t mod = module_by_file(c, path, (uint64_t)v[SPANTAP_EXEC_ino], (uint64_t)v[SPANTAP_EXEC_dev]);
-    uint64_t text_off;
-    if (mod > 0 && c->sym &&
-        spantap_module_text_offset(c->sym, c->module_paths[mod], &text_off) == 0) {
-      p->main_module_id = mod;
-      free(p->exe);
-      p->exe = strdup(c->module_paths[mod]);
-      remember_service(c, pid, p->exe, false);
-      return add_exec_mapping(p, p->start_code, p->end_code, text_off, mod);
-    }
-    return mod < 0 ? (int)mod : 0;
-  }
-  case SPANTAP_REC_EXIT: {
-    int64_t ts = v[SPANTAP_EXIT_ts], pid = v[SPANTAP_EXIT_pid], tid = v[SPANTAP_EXIT_tid];
-    if (spantap_store_thread(c->store, tid, pid, 0, ts) < 0)
-      return -EIO;
-    struct spantap_event e = {.kind = SPANTAP_EV_EXIT, .ts = ts, .pid = pid, .tid = tid};
-    int rc = spantap_reorder_push(c->window, &e);
-    if (rc)
-      return rc;
-    if (!v[SPANTAP_EXIT_group_dead])
+    case SPANTAP_REC_BEGIN:
+      c->stats.begin_seen = true;
+      snprintf(c->stats.runtime, sizeof c->stats.runtime, "%.*s", (int)r->text_len, r->text);
+      c->bpf_stacks = strcmp(c->stats.runtime, "kernel") != 0;
+      if (v[SPANTAP_BEGIN_format_version] != SPANTAP_RECORD_FORMAT_VERSION)
+        return -EPROTO;
+      return spantap_store_meta(c->store, "runtime", c->stats.runtime, 0);
+    case SPANTAP_REC_READY:
+      c->stats.ready_mask |= (unsigned)v[SPANTAP_READY_answered] & SPANTAP_READY_ALL;
       return 0;
-    struct spantap_process *p = process_for(c, pid, ts);
-    if (!p)
-      return -ENOMEM;
-    p->exit_ns = ts;
-    p->exit_status = v[SPANTAP_EXIT_code];
-    if (spantap_store_process_event(c->store, ts, "exit", pid, tid, 0, 0, NULL,
-                                    v[SPANTAP_EXIT_code]) < 0 ||
-        write_process(c, p) < 0)
-      return -EIO;
-    spantap_proc_mirror_remove(c->procs, pid);
-    return 0;
-  }
-  case SPANTAP_REC_SYSCALL:
-    return on_syscall(c, r, false);
-  case SPANTAP_REC_NETCALL:
-    return on_syscall(c, r, true);
-  case SPANTAP_REC_SOCKET:
-    return on_socket(c, r);
-  case SPANTAP_REC_TCPSTATE: {
-    int64_t ts = v[SPANTAP_TCPSTATE_ts];
-    struct spantap_process *p = process_for(c, v[SPANTAP_TCPSTATE_pid], ts);
-    if (!p)
-      return -ENOMEM;
-    int64_t sid = stack_id(c, p, r, ts);
-    if (sid < 0)
-      return (int)sid;
-    struct spantap_event e = {.kind = SPANTAP_EV_TCPSTATE, .ts = ts, .pid = p->pid,
-                              .tid = v[SPANTAP_TCPSTATE_tid], .stack_id = sid,
-                              .sock = (uint64_t)v[SPANTAP_TCPSTATE_sock],
-                              .ends = tcp_record_ends(v),
-                              .state = v[SPANTAP_TCPSTATE_newstate]};
-    int64_t cid = conn_id(c, e.ends.family, IPPROTO_TCP, e.ends.lport, e.ends.rport,
-                          e.ends.laddr_hi, e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo,
-                          v[SPANTAP_TCPSTATE_sock]);
-    if (cid < 0)
-      return (int)cid;
-    e.conn_id = cid;
-    int rc = spantap_reorder_push(c->window, &e);
-    if (rc)
-      return rc;
-    return spantap_store_tcp_state(c->store, ts, p->pid, v[SPANTAP_TCPSTATE_tid], cid,
-                                   (int)v[SPANTAP_TCPSTATE_oldstate],
-                                   (int)v[SPANTAP_TCPSTATE_newstate], sid);
-  }
-  case SPANTAP_REC_OFFCPU: {
-    struct spantap_event e = {.kind = SPANTAP_EV_OFFCPU, .ts = v[SPANTAP_OFFCPU_ts],
-                              .dur = v[SPANTAP_OFFCPU_dur], .pid = v[SPANTAP_OFFCPU_pid],
-                              .tid = v[SPANTAP_OFFCPU_tid], .state = v[SPANTAP_OFFCPU_state]};
-    return spantap_reorder_push(c->window, &e);
-  }
-  case SPANTAP_REC_PAGEFAULT: {
-    int64_t ts = v[SPANTAP_PAGEFAULT_ts];
-    struct spantap_process *p = process_for(c, v[SPANTAP_PAGEFAULT_pid], ts);
-    if (!p)
-      return -ENOMEM;
-    int64_t sid = stack_id(c, p, r, ts);
-    if (sid < 0)
-      return (int)sid;
-    struct spantap_event e = {.kind = SPANTAP_EV_PAGEFAULT, .ts = ts, .pid = p->pid,
-                              .tid = v[SPANTAP_PAGEFAULT_tid], .stack_id = sid,
-                              .address = (uint64_t)v[SPANTAP_PAGEFAULT_address],
-                              .error_code = v[SPANTAP_PAGEFAULT_error_code]};
-    return spantap_reorder_push(c->window, &e);
-  }
-  case SPANTAP_REC_MAPPING:
-    return on_mapping(c, r);
-  case SPANTAP_REC_XMAP:
-    return on_xmap(c, r);
-  case SPANTAP_REC_LOST:
-    c->stats.lost += (uint64_t)v[SPANTAP_LOST_count];
-    return mark_loss(c, v[SPANTAP_LOST_ts]);
-  case SPANTAP_REC__COUNT:
-    break;
+    case SPANTAP_REC_END:
+      c->stats.end_seen = true;
+      return 0;
+    case SPANTAP_REC_FORK: {
+      int64_t ts = v[SPANTAP_FORK_ts], pid = v[SPANTAP_FORK_pid];
+      int64_t child_pid = v[SPANTAP_FORK_child_pid], child_tid = v[SPANTAP_FORK_child_tid];
+      struct spantap_process *parent = process_for(c, pid, ts);
+      if (!parent)
+        return -ENOMEM;
+      bool thread = child_pid == pid;
+      if (!thread) {
+        struct spantap_process *p = spantap_proc_mirror_get(c->procs, child_pid, true);
+        if (!p)
+          return -ENOMEM;
+        c->stats.processes++;
+        p->ppid = pid;
+        p->start_ns = ts;
+        p->main_module_id = parent->main_module_id;
+        p->start_code = parent->start_code;
+        p->end_code = parent->end_code;
+        free(p->exe);
+        p->exe = parent->exe ? strdup(parent->exe) : NULL;
+        if (parent->exe)
+          remember_service(c, child_pid, sink_service(c, pid) ? sink_service(c, pid) : parent->exe,
+                           true);
+        spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
+      }
+      if (spantap_store_thread(c->store, child_tid, child_pid, ts, 0) < 0)
+        return -EIO;
+      struct spantap_event e = {.kind = SPANTAP_EV_FORK,
+                                .ts = ts,
+                                .pid = pid,
+                                .tid = v[SPANTAP_FORK_tid],
+                                .child_pid = child_pid,
+                                .child_tid = child_tid};
+      int rc = spantap_reorder_push(c->window, &e);
+      if (rc)
+        return rc;
+      return spantap_store_process_event(c->store, ts, thread ? "thread" : "fork", pid,
+                                         v[SPANTAP_FORK_tid], child_pid, child_tid, NULL, -1);
+    }
+    case SPANTAP_REC_EXEC: {
+      int64_t ts = v[SPANTAP_EXEC_ts], pid = v[SPANTAP_EXEC_pid];
+      struct spantap_process *p = spantap_proc_mirror_get(c->procs, pid, false);
+      if (!p) {
+        p = spantap_proc_mirror_get(c->procs, pid, true);
+        if (!p)
+          return -ENOMEM;
+        c->stats.processes++;
+        p->start_ns = ts;
+      }
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%.*s", (int)r->text_len, r->text);
+      bool traced = v[SPANTAP_EXEC_traced] != 0;
+      p->ppid = v[SPANTAP_EXEC_ppid];
+      p->exec_ns = ts;
+      p->start_code = (uint64_t)v[SPANTAP_EXEC_start_code];
+      p->end_code = (uint64_t)v[SPANTAP_EXEC_end_code];
+      free(p->exe);
+      p->exe = strdup(path);
+      remember_service(c, pid, path, true);
+      p->main_module_id = 0;
+      p->maps_reads = 0;
+      spantap_process_set_maps(p, NULL, 0);
+      if (spantap_store_process_event(c->store, ts, traced ? "exec" : "leave", pid,
+                                      v[SPANTAP_EXEC_tid], 0, 0, path, -1) < 0)
+        return -EIO;
+      if (!traced) {
+        int rc = write_process(c, p);
+        spantap_proc_mirror_remove(c->procs, pid);
+        return rc;
+      }
+      int rc = refresh_maps(c, p, ts);
+      if (rc < 0 || p->nmaps)
+        return rc;
+      /* Gone already, or not live: the executable's text from the record. */
+      int64_t mod =
+          module_by_file(c, path, (uint64_t)v[SPANTAP_EXEC_ino], (uint64_t)v[SPANTAP_EXEC_dev]);
+      uint64_t text_off;
+      if (mod > 0 && c->sym &&
+          spantap_module_text_offset(c->sym, c->module_paths[mod], &text_off) == 0) {
+        p->main_module_id = mod;
+        free(p->exe);
+        p->exe = strdup(c->module_paths[mod]);
+        remember_service(c, pid, p->exe, false);
+        return add_exec_mapping(p, p->start_code, p->end_code, text_off, mod);
+      }
+      return mod < 0 ? (int)mod : 0;
+    }
+    case SPANTAP_REC_EXIT: {
+      int64_t ts = v[SPANTAP_EXIT_ts], pid = v[SPANTAP_EXIT_pid], tid = v[SPANTAP_EXIT_tid];
+      if (spantap_store_thread(c->store, tid, pid, 0, ts) < 0)
+        return -EIO;
+      struct spantap_event e = {.kind = SPANTAP_EV_EXIT, .ts = ts, .pid = pid, .tid = tid};
+      int rc = spantap_reorder_push(c->window, &e);
+      if (rc)
+        return rc;
+      if (!v[SPANTAP_EXIT_group_dead])
+        return 0;
+      struct spantap_process *p = process_for(c, pid, ts);
+      if (!p)
+        return -ENOMEM;
+      p->exit_ns = ts;
+      p->exit_status = v[SPANTAP_EXIT_code];
+      if (spantap_store_process_event(c->store, ts, "exit", pid, tid, 0, 0, NULL,
+                                      v[SPANTAP_EXIT_code]) < 0 ||
+          write_process(c, p) < 0)
+        return -EIO;
+      spantap_proc_mirror_remove(c->procs, pid);
+      return 0;
+    }
+    case SPANTAP_REC_SYSCALL:
+      return on_syscall(c, r, false);
+    case SPANTAP_REC_NETCALL:
+      return on_syscall(c, r, true);
+    case SPANTAP_REC_SOCKET:
+      return on_socket(c, r);
+    case SPANTAP_REC_TCPSTATE: {
+      int64_t ts = v[SPANTAP_TCPSTATE_ts];
+      struct spantap_process *p = process_for(c, v[SPANTAP_TCPSTATE_pid], ts);
+      if (!p)
+        return -ENOMEM;
+      int64_t sid = stack_id(c, p, r, ts);
+      if (sid < 0)
+        return (int)sid;
+      struct spantap_event e = {.kind = SPANTAP_EV_TCPSTATE,
+                                .ts = ts,
+                                .pid = p->pid,
+                                .tid = v[SPANTAP_TCPSTATE_tid],
+                                .stack_id = sid,
+                                .sock = (uint64_t)v[SPANTAP_TCPSTATE_sock],
+                                .ends = tcp_record_ends(v),
+                                .state = v[SPANTAP_TCPSTATE_newstate]};
+      int64_t cid =
+          conn_id(c, e.ends.family, IPPROTO_TCP, e.ends.lport, e.ends.rport, e.ends.laddr_hi,
+                  e.ends.laddr_lo, e.ends.raddr_hi, e.ends.raddr_lo, v[SPANTAP_TCPSTATE_sock]);
+      if (cid < 0)
+        return (int)cid;
+      e.conn_id = cid;
+      int rc = spantap_reorder_push(c->window, &e);
+      if (rc)
+        return rc;
+      return spantap_store_tcp_state(c->store, ts, p->pid, v[SPANTAP_TCPSTATE_tid], cid,
+                                     (int)v[SPANTAP_TCPSTATE_oldstate],
+                                     (int)v[SPANTAP_TCPSTATE_newstate], sid);
+    }
+    case SPANTAP_REC_OFFCPU: {
+      struct spantap_event e = {.kind = SPANTAP_EV_OFFCPU,
+                                .ts = v[SPANTAP_OFFCPU_ts],
+                                .dur = v[SPANTAP_OFFCPU_dur],
+                                .pid = v[SPANTAP_OFFCPU_pid],
+                                .tid = v[SPANTAP_OFFCPU_tid],
+                                .state = v[SPANTAP_OFFCPU_state]};
+      return spantap_reorder_push(c->window, &e);
+    }
+    case SPANTAP_REC_PAGEFAULT: {
+      int64_t ts = v[SPANTAP_PAGEFAULT_ts];
+      struct spantap_process *p = process_for(c, v[SPANTAP_PAGEFAULT_pid], ts);
+      if (!p)
+        return -ENOMEM;
+      int64_t sid = stack_id(c, p, r, ts);
+      if (sid < 0)
+        return (int)sid;
+      struct spantap_event e = {.kind = SPANTAP_EV_PAGEFAULT,
+                                .ts = ts,
+                                .pid = p->pid,
+                                .tid = v[SPANTAP_PAGEFAULT_tid],
+                                .stack_id = sid,
+                                .address = (uint64_t)v[SPANTAP_PAGEFAULT_address],
+                                .error_code = v[SPANTAP_PAGEFAULT_error_code]};
+      return spantap_reorder_push(c->window, &e);
+    }
+    case SPANTAP_REC_MAPPING:
+      return on_mapping(c, r);
+    case SPANTAP_REC_XMAP:
+      return on_xmap(c, r);
+    case SPANTAP_REC_LOST:
+      c->stats.lost += (uint64_t)v[SPANTAP_LOST_count];
+      return mark_loss(c, v[SPANTAP_LOST_ts]);
+    case SPANTAP_REC__COUNT:
+      break;
   }
   return -EINVAL;
 }

@@ -17,13 +17,13 @@
 #include "spantap/record_format.h"
 
 struct spantap_collector_opts {
-  bool live;              /* the processes exist now: read /proc/PID/maps for them */
-  unsigned stack_mode;    /* 0-4: which frames of each captured stack to keep */
-  unsigned stack_depth;   /* most frames kept per stack */
-  FILE *save_stream;      /* NULL, or where to copy every line (and MAP lines) */
-  unsigned batch_records; /* records per transaction (0: 20000) */
-  int64_t reorder_window_ns;  /* how late an event may arrive and still be in order (0: 250 ms) */
-  size_t reorder_max_events;  /* most events the reorder window holds (0: 65536) */
+  bool live;                 /* the processes exist now: read /proc/PID/maps for them */
+  unsigned stack_mode;       /* 0-4: which frames of each captured stack to keep */
+  unsigned stack_depth;      /* most frames kept per stack */
+  FILE *save_stream;         /* NULL, or where to copy every line (and MAP lines) */
+  unsigned batch_records;    /* records per transaction (0: 20000) */
+  int64_t reorder_window_ns; /* how late an event may arrive and still be in order (0: 250 ms) */
+  size_t reorder_max_events; /* most events the reorder window holds (0: 65536) */
 };
 
 #define SPANTAP_MALFORMED_EXAMPLES 5
@@ -32,15 +32,15 @@ struct spantap_collector_stats {
   uint64_t lines;
   uint64_t records[SPANTAP_REC__COUNT];
   uint64_t malformed;
-  uint64_t lost;                /* events the runtime reported lost */
-  uint64_t processes;           /* distinct traced processes seen */
+  uint64_t lost;      /* events the runtime reported lost */
+  uint64_t processes; /* distinct traced processes seen */
   uint64_t frames, stacks, modules, connections;
-  uint64_t unknown_frames;      /* addresses outside any known mapping */
-  uint64_t unknown_sockets;     /* NC records naming a socket no SOCK record announced */
+  uint64_t unknown_frames;  /* addresses outside any known mapping */
+  uint64_t unknown_sockets; /* NC records naming a socket no SOCK record announced */
   bool begin_seen, end_seen;
-  unsigned ready_mask;           /* SPANTAP_READY_* families that answered */
-  char runtime[16];             /* from the BEGIN record */
-  struct spantap_span_stats spans;     /* as of the last flush */
+  unsigned ready_mask;                  /* SPANTAP_READY_* families that answered */
+  char runtime[16];                     /* from the BEGIN record */
+  struct spantap_span_stats spans;      /* as of the last flush */
   struct spantap_reorder_stats reorder; /* as of the last flush */
   struct {
     uint64_t line_no;

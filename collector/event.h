@@ -47,6 +47,8 @@ struct spantap_event {
 };
 
 /* The time an event completed: the order key of the span engine. */
-static inline int64_t spantap_event_end(const struct spantap_event *e) { return e->ts + e->dur; }
+static inline int64_t spantap_event_end(const struct spantap_event *e) {
+  return e->ts + e->dur;
+}
 
 #endif

@@ -11,7 +11,7 @@ struct slot {
   uint64_t hash;
   size_t key_off; /* into arena */
   uint32_t key_len;
-  int64_t id;     /* 0: empty slot */
+  int64_t id; /* 0: empty slot */
 };
 
 struct spantap_intern {
@@ -97,8 +97,8 @@ int64_t spantap_intern_get(struct spantap_intern *t, const void *key, size_t len
     t->arena_cap = cap;
   }
   memcpy(t->arena + t->arena_len, key, len);
-  t->slots[i] = (struct slot){.hash = h, .key_off = t->arena_len, .key_len = (uint32_t)len,
-                              .id = (int64_t)++t->count};
+  t->slots[i] = (struct slot){
+      .hash = h, .key_off = t->arena_len, .key_len = (uint32_t)len, .id = (int64_t)++t->count};
   t->arena_len += len;
   if (created)
     *created = true;
@@ -108,7 +108,9 @@ int64_t spantap_intern_get(struct spantap_intern *t, const void *key, size_t len
   return id;
 }
 
-size_t spantap_intern_count(const struct spantap_intern *t) { return t->count; }
+size_t spantap_intern_count(const struct spantap_intern *t) {
+  return t->count;
+}
 
 size_t spantap_intern_bytes(const struct spantap_intern *t) {
   return t->arena_cap + t->nslots * sizeof(struct slot);

@@ -45,7 +45,9 @@ void spantap_proc_mirror_destroy(struct spantap_proc_mirror *m) {
   free(m);
 }
 
-static size_t slot_of(int64_t pid, size_t n) { return ((uint64_t)pid * 0x9e3779b97f4a7c15ULL) >> 7 & (n - 1); }
+static size_t slot_of(int64_t pid, size_t n) {
+  return ((uint64_t)pid * 0x9e3779b97f4a7c15ULL) >> 7 & (n - 1);
+}
 
 static int rehash(struct spantap_proc_mirror *m, size_t n) {
   struct spantap_process **s = calloc(n, sizeof *s);

@@ -16,15 +16,15 @@ struct spantap_mapping {
 
 struct spantap_process {
   int64_t pid, ppid;
-  char *exe;                  /* owned; NULL until known */
+  char *exe; /* owned; NULL until known */
   int64_t start_ns, exec_ns, exit_ns;
-  int64_t exit_status;        /* wait status, -1 while running */
-  bool attached;              /* traced from before the recording, not seen starting */
+  int64_t exit_status;           /* wait status, -1 while running */
+  bool attached;                 /* traced from before the recording, not seen starting */
   uint64_t start_code, end_code; /* the executable's text, from its exec */
-  int64_t main_module_id;     /* module of the executable, 0 until known */
-  struct spantap_mapping *maps; /* owned, sorted by start */
+  int64_t main_module_id;        /* module of the executable, 0 until known */
+  struct spantap_mapping *maps;  /* owned, sorted by start */
   size_t nmaps;
-  unsigned maps_reads;        /* how often /proc/PID/maps was read */
+  unsigned maps_reads; /* how often /proc/PID/maps was read */
 };
 
 struct spantap_proc_mirror;

@@ -155,7 +155,9 @@ int spantap_reorder_drain(struct spantap_reorder *r) {
   return 0;
 }
 
-size_t spantap_reorder_held(const struct spantap_reorder *r) { return r->n; }
+size_t spantap_reorder_held(const struct spantap_reorder *r) {
+  return r->n;
+}
 
 const struct spantap_reorder_stats *spantap_reorder_stats(const struct spantap_reorder *r) {
   return &r->stats;

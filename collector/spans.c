@@ -19,7 +19,7 @@
 #define AF_INET6_NUMBER 10
 #define ECONNRESET_NUMBER 104
 #define EPIPE_NUMBER 32
-#define TEXT_MAX 1024 /* services and critical-path texts of a trace */
+#define TEXT_MAX 1024            /* services and critical-path texts of a trace */
 #define DISTINCT_SERVICES_MAX 64 /* services named in a trace's row */
 
 /* What a syscall does to a connection. */
@@ -58,8 +58,8 @@ struct trace {
 
 struct conn {
   enum role role;
-  struct span *span;     /* the exchange in progress, or NULL */
-  int64_t connect_span;  /* the span served when the thread connected, for the first request */
+  struct span *span;    /* the exchange in progress, or NULL */
+  int64_t connect_span; /* the span served when the thread connected, for the first request */
 };
 
 struct thread {
@@ -84,11 +84,11 @@ static void classify_io(struct spantap_span_engine *s) {
   static const struct {
     const char *name;
     enum io_kind io;
-  } table[] = {{"read", IO_RECV},         {"readv", IO_RECV},        {"recvfrom", IO_RECV},
-               {"recvmsg", IO_RECV},      {"recvmmsg", IO_RECV},     {"write", IO_SEND},
-               {"writev", IO_SEND},       {"sendto", IO_SEND},       {"sendmsg", IO_SEND},
-               {"sendmmsg", IO_SEND},     {"sendfile", IO_SEND},     {"accept", IO_ACCEPT},
-               {"accept4", IO_ACCEPT},    {"connect", IO_CONNECT},   {"close", IO_CLOSE},
+  } table[] = {{"read", IO_RECV},        {"readv", IO_RECV},      {"recvfrom", IO_RECV},
+               {"recvmsg", IO_RECV},     {"recvmmsg", IO_RECV},   {"write", IO_SEND},
+               {"writev", IO_SEND},      {"sendto", IO_SEND},     {"sendmsg", IO_SEND},
+               {"sendmmsg", IO_SEND},    {"sendfile", IO_SEND},   {"accept", IO_ACCEPT},
+               {"accept4", IO_ACCEPT},   {"connect", IO_CONNECT}, {"close", IO_CLOSE},
                {"shutdown", IO_SHUTDOWN}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     long nr = spantap_syscall_by_name(table[i].name);
@@ -231,34 +231,34 @@ static void tally_event(struct tallies *t, const struct spantap_event *e, int64_
   int64_t end = spantap_event_end(e);
   int64_t dur = e->ts >= from ? e->dur : end > from ? end - from : 0;
   switch (e->kind) {
-  case SPANTAP_EV_SYSCALL:
-    t->syscalls++;
-    switch (e->class_name ? e->class_name[0] : 'o') {
-    case 'n':
-      t->net_ns += dur;
+    case SPANTAP_EV_SYSCALL:
+      t->syscalls++;
+      switch (e->class_name ? e->class_name[0] : 'o') {
+        case 'n':
+          t->net_ns += dur;
+          break;
+        case 'f':
+          t->file_ns += dur;
+          break;
+        case 'm':
+          t->mem_ns += dur;
+          break;
+        case 'p':
+          t->proc_ns += dur;
+          break;
+        default:
+          t->other_ns += dur;
+      }
       break;
-    case 'f':
-      t->file_ns += dur;
+    case SPANTAP_EV_OFFCPU:
+      t->offcpu_ns += dur;
+      t->switches++;
       break;
-    case 'm':
-      t->mem_ns += dur;
-      break;
-    case 'p':
-      t->proc_ns += dur;
+    case SPANTAP_EV_PAGEFAULT:
+      t->page_faults++;
       break;
     default:
-      t->other_ns += dur;
-    }
-    break;
-  case SPANTAP_EV_OFFCPU:
-    t->offcpu_ns += dur;
-    t->switches++;
-    break;
-  case SPANTAP_EV_PAGEFAULT:
-    t->page_faults++;
-    break;
-  default:
-    break;
+      break;
   }
 }
 
@@ -391,8 +391,10 @@ static int flush_trace(struct spantap_span_engine *s, struct trace *t) {
   size_t root = 0; /* the span without a parent (the first, unless a merge came before it) */
   while (root + 1 < t->n && t->spans[root]->row.parent_id)
     root++;
-  struct spantap_trace_row tr = {.id = t->id, .root_span_id = t->spans[root]->row.id,
-                                 .start_ns = t->spans[root]->row.start_ns, .spans = (int64_t)t->n,
+  struct spantap_trace_row tr = {.id = t->id,
+                                 .root_span_id = t->spans[root]->row.id,
+                                 .start_ns = t->spans[root]->row.start_ns,
+                                 .spans = (int64_t)t->n,
                                  .complete = 1};
   char services[TEXT_MAX] = "", path[TEXT_MAX] = "";
   const char *distinct[DISTINCT_SERVICES_MAX];
@@ -512,7 +514,8 @@ static int span_close(struct spantap_span_engine *s, struct span *sp, const char
 
 /* Closes the exchange in progress on C, if any: complete when the response
  * had started, else with STATUS_IF_CUT. */
-static int conn_close_span(struct spantap_span_engine *s, struct conn *c, const char *status_if_cut) {
+static int conn_close_span(struct spantap_span_engine *s, struct conn *c,
+                           const char *status_if_cut) {
   struct span *sp = c->span;
   if (!sp)
     return 0;
@@ -733,40 +736,40 @@ static int on_socket_syscall(struct spantap_span_engine *s, const struct spantap
   enum io_kind io = e->nr >= 0 && e->nr < SPANTAP_SYSCALL_MAX ? s->io[e->nr] : IO_OTHER;
   int rc;
   switch (io) {
-  case IO_ACCEPT:
-    if (c->role == ROLE_UNKNOWN)
-      c->role = ROLE_SERVER;
-    return attribute_to_thread(s, e);
-  case IO_CONNECT:
-    if (c->role == ROLE_UNKNOWN)
-      c->role = ROLE_CLIENT;
-    /* an event loop connects while serving a request and sends it once the
-     * connection is up, after serving others in between */
-    c->connect_span = th->current;
-    return attribute_to_thread(s, e);
-  case IO_RECV:
-  case IO_SEND:
-    if (e->ret > 0)
-      return io == IO_RECV ? on_recv(s, c, th, e, &ends) : on_send(s, c, th, e, &ends);
-    if (e->ret == 0 && io == IO_RECV) { /* end of file: the peer closed */
+    case IO_ACCEPT:
+      if (c->role == ROLE_UNKNOWN)
+        c->role = ROLE_SERVER;
+      return attribute_to_thread(s, e);
+    case IO_CONNECT:
+      if (c->role == ROLE_UNKNOWN)
+        c->role = ROLE_CLIENT;
+      /* an event loop connects while serving a request and sends it once the
+       * connection is up, after serving others in between */
+      c->connect_span = th->current;
+      return attribute_to_thread(s, e);
+    case IO_RECV:
+    case IO_SEND:
+      if (e->ret > 0)
+        return io == IO_RECV ? on_recv(s, c, th, e, &ends) : on_send(s, c, th, e, &ends);
+      if (e->ret == 0 && io == IO_RECV) { /* end of file: the peer closed */
+        rc = conn_close_span(s, c, "no_response");
+        return rc ? rc : attribute_to_thread(s, e);
+      }
+      if (e->ret == -ECONNRESET_NUMBER || e->ret == -EPIPE_NUMBER) {
+        rc = conn_close_span(s, c, "reset");
+        return rc ? rc : attribute_to_thread(s, e);
+      }
+      break; /* would block, interrupted...: part of whatever is in progress */
+    case IO_CLOSE:
+    case IO_SHUTDOWN:
       rc = conn_close_span(s, c, "no_response");
-      return rc ? rc : attribute_to_thread(s, e);
-    }
-    if (e->ret == -ECONNRESET_NUMBER || e->ret == -EPIPE_NUMBER) {
-      rc = conn_close_span(s, c, "reset");
-      return rc ? rc : attribute_to_thread(s, e);
-    }
-    break; /* would block, interrupted...: part of whatever is in progress */
-  case IO_CLOSE:
-  case IO_SHUTDOWN:
-    rc = conn_close_span(s, c, "no_response");
-    if (rc)
-      return rc;
-    if (io == IO_CLOSE)
-      free(spantap_u64_map_remove(s->conns, e->sock));
-    return attribute_to_thread(s, e);
-  case IO_OTHER:
-    break;
+      if (rc)
+        return rc;
+      if (io == IO_CLOSE)
+        free(spantap_u64_map_remove(s->conns, e->sock));
+      return attribute_to_thread(s, e);
+    case IO_OTHER:
+      break;
   }
   return c->span ? add_pending(s, c->span, e) : attribute_to_thread(s, e);
 }
@@ -784,43 +787,43 @@ static void mark_lossy(uint64_t key, void *value, void *ctx) {
 
 int spantap_span_engine_event(struct spantap_span_engine *s, const struct spantap_event *e) {
   switch (e->kind) {
-  case SPANTAP_EV_SYSCALL:
-    if (e->sock && e->ends.proto == IPPROTO_TCP_NUMBER)
-      return on_socket_syscall(s, e);
-    return attribute_to_thread(s, e);
-  case SPANTAP_EV_FORK: {
-    /* fork state: the new thread or process serves what its parent served */
-    struct thread *parent = spantap_u64_map_get(s->threads, (uint64_t)e->tid);
-    if (!parent || !open_span(s, parent->current))
+    case SPANTAP_EV_SYSCALL:
+      if (e->sock && e->ends.proto == IPPROTO_TCP_NUMBER)
+        return on_socket_syscall(s, e);
+      return attribute_to_thread(s, e);
+    case SPANTAP_EV_FORK: {
+      /* fork state: the new thread or process serves what its parent served */
+      struct thread *parent = spantap_u64_map_get(s->threads, (uint64_t)e->tid);
+      if (!parent || !open_span(s, parent->current))
+        return 0;
+      struct thread *child = thread_get(s, e->child_tid);
+      if (!child)
+        return -ENOMEM;
+      child->current = parent->current;
       return 0;
-    struct thread *child = thread_get(s, e->child_tid);
-    if (!child)
-      return -ENOMEM;
-    child->current = parent->current;
-    return 0;
-  }
-  case SPANTAP_EV_EXIT:
-    free(spantap_u64_map_remove(s->threads, (uint64_t)e->tid));
-    return 0;
-  case SPANTAP_EV_OFFCPU:
-  case SPANTAP_EV_PAGEFAULT:
-    return attribute_to_thread(s, e);
-  case SPANTAP_EV_SOCKET: /* the collector's: it resolves sockets before the engine */
-    return 0;
-  case SPANTAP_EV_LOSS:
-    s->stats.losses++;
-    spantap_u64_map_foreach(s->open_spans, mark_lossy, &s->stats);
-    return 0;
-  case SPANTAP_EV_TCPSTATE:
-    if (e->state == TCP_STATE_CLOSE) {
-      struct conn *c = spantap_u64_map_get(s->conns, e->sock);
-      if (c) {
-        int rc = conn_close_span(s, c, "reset");
-        free(spantap_u64_map_remove(s->conns, e->sock));
-        return rc;
-      }
     }
-    return 0;
+    case SPANTAP_EV_EXIT:
+      free(spantap_u64_map_remove(s->threads, (uint64_t)e->tid));
+      return 0;
+    case SPANTAP_EV_OFFCPU:
+    case SPANTAP_EV_PAGEFAULT:
+      return attribute_to_thread(s, e);
+    case SPANTAP_EV_SOCKET: /* the collector's: it resolves sockets before the engine */
+      return 0;
+    case SPANTAP_EV_LOSS:
+      s->stats.losses++;
+      spantap_u64_map_foreach(s->open_spans, mark_lossy, &s->stats);
+      return 0;
+    case SPANTAP_EV_TCPSTATE:
+      if (e->state == TCP_STATE_CLOSE) {
+        struct conn *c = spantap_u64_map_get(s->conns, e->sock);
+        if (c) {
+          int rc = conn_close_span(s, c, "reset");
+          free(spantap_u64_map_remove(s->conns, e->sock));
+          return rc;
+        }
+      }
+      return 0;
   }
   return 0;
 }

@@ -46,22 +46,21 @@ struct spantap_span_sink {
 
 struct spantap_span_stats {
   uint64_t server_spans, client_spans, traces;
-  uint64_t joined;            /* server spans joined to a traced client's span */
-  uint64_t stray_responses;   /* bytes sent on a server connection with no request open */
-  uint64_t stray_replies;     /* bytes received on a client connection with no request out */
-  uint64_t no_response;       /* spans closed before any response */
-  uint64_t unfinished;        /* spans still in their request when the recording ended */
-  uint64_t pending_overflow;  /* events kept in a span because too many awaited a decision */
-  uint64_t losses;            /* times the runtime reported lost events */
-  uint64_t spans_in_loss;     /* spans open at such a time: status "loss" */
+  uint64_t joined;           /* server spans joined to a traced client's span */
+  uint64_t stray_responses;  /* bytes sent on a server connection with no request open */
+  uint64_t stray_replies;    /* bytes received on a client connection with no request out */
+  uint64_t no_response;      /* spans closed before any response */
+  uint64_t unfinished;       /* spans still in their request when the recording ended */
+  uint64_t pending_overflow; /* events kept in a span because too many awaited a decision */
+  uint64_t losses;           /* times the runtime reported lost events */
+  uint64_t spans_in_loss;    /* spans open at such a time: status "loss" */
 };
 
 struct spantap_span_engine;
 
 /* Creates an engine reporting to SINK (copied). Returns an owned engine in
  * *OUT (destroy with spantap_span_engine_destroy), or -ENOMEM. */
-int spantap_span_engine_new(const struct spantap_span_sink *sink,
-                            struct spantap_span_engine **out);
+int spantap_span_engine_new(const struct spantap_span_sink *sink, struct spantap_span_engine **out);
 /* Frees the engine; results not yet delivered are dropped. NULL is a no-op. */
 void spantap_span_engine_destroy(struct spantap_span_engine *s);
 

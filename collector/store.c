@@ -14,55 +14,55 @@
 #include <unistd.h>
 
 /* Spans and traces, derived by collector/spans.c; documented in docs/schema.md. */
-#define SPAN_SCHEMA_SQL                                                                      \
-  "CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id INTEGER NOT NULL,\n"                 \
-  "  parent_id INTEGER REFERENCES spans(id), kind TEXT NOT NULL, pid INTEGER NOT NULL,\n"     \
-  "  tid INTEGER NOT NULL, service TEXT, conn_id INTEGER REFERENCES connections(id),\n"      \
-  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"         \
-  "  status TEXT NOT NULL, depth INTEGER NOT NULL, critical INTEGER NOT NULL,\n"             \
-  "  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, syscalls INTEGER NOT NULL,\n"    \
-  "  net_ns INTEGER NOT NULL, file_ns INTEGER NOT NULL, mem_ns INTEGER NOT NULL,\n"          \
-  "  proc_ns INTEGER NOT NULL, other_ns INTEGER NOT NULL, offcpu_ns INTEGER NOT NULL,\n"     \
-  "  switches INTEGER NOT NULL, page_faults INTEGER NOT NULL,\n"                            \
+#define SPAN_SCHEMA_SQL                                                                            \
+  "CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id INTEGER NOT NULL,\n"                       \
+  "  parent_id INTEGER REFERENCES spans(id), kind TEXT NOT NULL, pid INTEGER NOT NULL,\n"          \
+  "  tid INTEGER NOT NULL, service TEXT, conn_id INTEGER REFERENCES connections(id),\n"            \
+  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"               \
+  "  status TEXT NOT NULL, depth INTEGER NOT NULL, critical INTEGER NOT NULL,\n"                   \
+  "  bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL, syscalls INTEGER NOT NULL,\n"          \
+  "  net_ns INTEGER NOT NULL, file_ns INTEGER NOT NULL, mem_ns INTEGER NOT NULL,\n"                \
+  "  proc_ns INTEGER NOT NULL, other_ns INTEGER NOT NULL, offcpu_ns INTEGER NOT NULL,\n"           \
+  "  switches INTEGER NOT NULL, page_faults INTEGER NOT NULL,\n"                                   \
   "  start_stack_id INTEGER REFERENCES stacks(id), end_stack_id INTEGER REFERENCES stacks(id));\n" \
-  "CREATE TABLE span_edges (parent_id INTEGER NOT NULL REFERENCES spans(id),\n"              \
-  "  child_id INTEGER NOT NULL REFERENCES spans(id), kind TEXT NOT NULL);\n"                 \
-  "CREATE TABLE traces (id INTEGER PRIMARY KEY, root_span_id INTEGER REFERENCES spans(id),\n" \
-  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"         \
-  "  spans INTEGER NOT NULL, depth INTEGER NOT NULL, services TEXT, critical_path TEXT,\n"   \
-  "  complete INTEGER NOT NULL);\n"                                                           \
-  SPAN_VIEWS_SQL
+  "CREATE TABLE span_edges (parent_id INTEGER NOT NULL REFERENCES spans(id),\n"                    \
+  "  child_id INTEGER NOT NULL REFERENCES spans(id), kind TEXT NOT NULL);\n"                       \
+  "CREATE TABLE traces (id INTEGER PRIMARY KEY, root_span_id INTEGER REFERENCES spans(id),\n"      \
+  "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"               \
+  "  spans INTEGER NOT NULL, depth INTEGER NOT NULL, services TEXT, critical_path TEXT,\n"         \
+  "  complete INTEGER NOT NULL);\n" SPAN_VIEWS_SQL
 
 /* Ready answers to the common questions; docs/queries.md shows each. */
-#define SPAN_VIEWS_SQL                                                                       \
-  "CREATE VIEW span_syscalls AS SELECT span_id, id AS syscall_id, ts_ns, dur_ns, pid, tid,\n" \
-  "  name, class, ret, stack_id, conn_id FROM syscalls WHERE span_id IS NOT NULL;\n"        \
-  "CREATE VIEW call_sites AS SELECT k.id AS stack_id, coalesce(f.function ||\n"             \
-  "  printf('+0x%x', f.offset), printf('0x%x', f.rel_addr), '(no app frame)') AS call_site,\n" \
+#define SPAN_VIEWS_SQL                                                                             \
+  "CREATE VIEW span_syscalls AS SELECT span_id, id AS syscall_id, ts_ns, dur_ns, pid, tid,\n"      \
+  "  name, class, ret, stack_id, conn_id FROM syscalls WHERE span_id IS NOT NULL;\n"               \
+  "CREATE VIEW call_sites AS SELECT k.id AS stack_id, coalesce(f.function ||\n"                    \
+  "  printf('+0x%x', f.offset), printf('0x%x', f.rel_addr), '(no app frame)') AS call_site,\n"     \
   "  f.file, f.line, m.path AS module FROM stacks k LEFT JOIN frames f ON f.id = k.app_frame_id\n" \
-  "  LEFT JOIN modules m ON m.id = f.module_id;\n"                                          \
+  "  LEFT JOIN modules m ON m.id = f.module_id;\n"                                                 \
   "CREATE VIEW span_stacks AS SELECT s.span_id, s.stack_id, cs.call_site, count(*) AS syscalls,\n" \
-  "  sum(s.dur_ns) AS dur_ns FROM syscalls s LEFT JOIN call_sites cs ON cs.stack_id = s.stack_id\n" \
-  "  WHERE s.span_id IS NOT NULL GROUP BY s.span_id, s.stack_id;\n"                         \
-  "CREATE VIEW slowest_traces AS SELECT t.id AS trace_id, t.dur_ns / 1e6 AS dur_ms, t.spans,\n" \
-  "  t.depth, r.service AS root_service, t.services, t.critical_path, t.start_ns, t.complete\n" \
-  "  FROM traces t LEFT JOIN spans r ON r.id = t.root_span_id ORDER BY t.dur_ns DESC;\n"    \
-  "CREATE VIEW service_time AS SELECT service, kind, count(*) AS spans,\n"                  \
-  "  sum(dur_ns) / 1e6 AS total_ms, avg(dur_ns) / 1e6 AS avg_ms, max(dur_ns) / 1e6 AS max_ms,\n" \
-  "  sum(net_ns) / 1e6 AS net_ms, sum(file_ns) / 1e6 AS file_ms, sum(mem_ns) / 1e6 AS mem_ms,\n" \
-  "  sum(proc_ns + other_ns) / 1e6 AS other_ms, sum(offcpu_ns) / 1e6 AS offcpu_ms,\n"       \
-  "  sum(page_faults) AS page_faults, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out\n" \
-  "  FROM spans GROUP BY service, kind ORDER BY sum(dur_ns) DESC;\n"                        \
-  "CREATE VIEW dual_space AS SELECT s.name AS syscall, coalesce(cs.call_site, '(no stack)')\n" \
-  "  AS call_site, count(*) AS calls, sum(s.dur_ns) / 1e6 AS total_ms FROM syscalls s\n"    \
-  "  LEFT JOIN call_sites cs ON cs.stack_id = s.stack_id GROUP BY 1, 2 ORDER BY 4 DESC;\n"  \
-  "CREATE VIEW slow_vs_fast AS WITH ranked AS (SELECT *, ntile(10) OVER (PARTITION BY\n"   \
-  "  service ORDER BY dur_ns DESC) AS decile FROM spans WHERE kind = 'server')\n"           \
-  "  SELECT service, CASE WHEN decile = 1 THEN 'slow' ELSE 'fast' END AS grp,\n"            \
-  "  count(*) AS spans, avg(dur_ns) / 1e6 AS avg_ms, avg(net_ns) / 1e6 AS net_ms,\n"        \
-  "  avg(file_ns) / 1e6 AS file_ms, avg(mem_ns) / 1e6 AS mem_ms,\n"                         \
-  "  avg(offcpu_ns) / 1e6 AS offcpu_ms, avg(switches) AS switches,\n"                       \
-  "  avg(page_faults) AS page_faults, avg(syscalls) AS syscalls, avg(bytes_in) AS bytes_in,\n" \
+  "  sum(s.dur_ns) AS dur_ns FROM syscalls s LEFT JOIN call_sites cs ON cs.stack_id = "            \
+  "s.stack_id\n"                                                                                   \
+  "  WHERE s.span_id IS NOT NULL GROUP BY s.span_id, s.stack_id;\n"                                \
+  "CREATE VIEW slowest_traces AS SELECT t.id AS trace_id, t.dur_ns / 1e6 AS dur_ms, t.spans,\n"    \
+  "  t.depth, r.service AS root_service, t.services, t.critical_path, t.start_ns, t.complete\n"    \
+  "  FROM traces t LEFT JOIN spans r ON r.id = t.root_span_id ORDER BY t.dur_ns DESC;\n"           \
+  "CREATE VIEW service_time AS SELECT service, kind, count(*) AS spans,\n"                         \
+  "  sum(dur_ns) / 1e6 AS total_ms, avg(dur_ns) / 1e6 AS avg_ms, max(dur_ns) / 1e6 AS max_ms,\n"   \
+  "  sum(net_ns) / 1e6 AS net_ms, sum(file_ns) / 1e6 AS file_ms, sum(mem_ns) / 1e6 AS mem_ms,\n"   \
+  "  sum(proc_ns + other_ns) / 1e6 AS other_ms, sum(offcpu_ns) / 1e6 AS offcpu_ms,\n"              \
+  "  sum(page_faults) AS page_faults, sum(bytes_in) AS bytes_in, sum(bytes_out) AS bytes_out\n"    \
+  "  FROM spans GROUP BY service, kind ORDER BY sum(dur_ns) DESC;\n"                               \
+  "CREATE VIEW dual_space AS SELECT s.name AS syscall, coalesce(cs.call_site, '(no stack)')\n"     \
+  "  AS call_site, count(*) AS calls, sum(s.dur_ns) / 1e6 AS total_ms FROM syscalls s\n"           \
+  "  LEFT JOIN call_sites cs ON cs.stack_id = s.stack_id GROUP BY 1, 2 ORDER BY 4 DESC;\n"         \
+  "CREATE VIEW slow_vs_fast AS WITH ranked AS (SELECT *, ntile(10) OVER (PARTITION BY\n"           \
+  "  service ORDER BY dur_ns DESC) AS decile FROM spans WHERE kind = 'server')\n"                  \
+  "  SELECT service, CASE WHEN decile = 1 THEN 'slow' ELSE 'fast' END AS grp,\n"                   \
+  "  count(*) AS spans, avg(dur_ns) / 1e6 AS avg_ms, avg(net_ns) / 1e6 AS net_ms,\n"               \
+  "  avg(file_ns) / 1e6 AS file_ms, avg(mem_ns) / 1e6 AS mem_ms,\n"                                \
+  "  avg(offcpu_ns) / 1e6 AS offcpu_ms, avg(switches) AS switches,\n"                              \
+  "  avg(page_faults) AS page_faults, avg(syscalls) AS syscalls, avg(bytes_in) AS bytes_in,\n"     \
   "  avg(bytes_out) AS bytes_out FROM ranked GROUP BY service, grp ORDER BY service, grp DESC;\n"
 
 static const char schema_sql[] =
@@ -85,7 +85,8 @@ static const char schema_sql[] =
     "  PRIMARY KEY (stack_id, idx)) WITHOUT ROWID;\n"
     "CREATE TABLE connections (id INTEGER PRIMARY KEY, family INTEGER, proto INTEGER,\n"
     "  laddr TEXT, lport INTEGER, raddr TEXT, rport INTEGER, sock INTEGER);\n"
-    "CREATE TABLE syscalls (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, dur_ns INTEGER NOT NULL,\n"
+    "CREATE TABLE syscalls (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, dur_ns INTEGER NOT "
+    "NULL,\n"
     "  pid INTEGER NOT NULL, tid INTEGER NOT NULL, nr INTEGER NOT NULL, name TEXT, class TEXT,\n"
     "  arg0 INTEGER, arg1 INTEGER, arg2 INTEGER, ret INTEGER,\n"
     "  stack_id INTEGER REFERENCES stacks(id), conn_id INTEGER REFERENCES connections(id),\n"
@@ -97,14 +98,14 @@ static const char schema_sql[] =
     "  tid INTEGER, state INTEGER, span_id INTEGER REFERENCES spans(id));\n"
     "CREATE TABLE page_faults (ts_ns INTEGER NOT NULL, pid INTEGER, tid INTEGER, address INTEGER,\n"
     "  error_code INTEGER, stack_id INTEGER REFERENCES stacks(id),\n"
-    "  span_id INTEGER REFERENCES spans(id));\n"
-    SPAN_SCHEMA_SQL
-    "CREATE VIEW events AS\n"
+    "  span_id INTEGER REFERENCES spans(id));\n" SPAN_SCHEMA_SQL "CREATE VIEW events AS\n"
     "  SELECT ts_ns, 'syscall' AS kind, pid, tid, name AS what, dur_ns FROM syscalls\n"
     "  UNION ALL SELECT ts_ns, kind, pid, tid, path, NULL FROM process_events\n"
-    "  UNION ALL SELECT ts_ns, 'tcp_state', pid, tid, old_state || '->' || new_state, NULL FROM tcp_states\n"
+    "  UNION ALL SELECT ts_ns, 'tcp_state', pid, tid, old_state || '->' || new_state, NULL FROM "
+    "tcp_states\n"
     "  UNION ALL SELECT ts_ns, 'offcpu', pid, tid, state, dur_ns FROM offcpu\n"
-    "  UNION ALL SELECT ts_ns, 'page_fault', pid, tid, printf('0x%x', address), NULL FROM page_faults;\n"
+    "  UNION ALL SELECT ts_ns, 'page_fault', pid, tid, printf('0x%x', address), NULL FROM "
+    "page_faults;\n"
     "CREATE VIEW stack_text AS\n"
     "  SELECT sf.stack_id, sf.idx, f.id AS frame_id, m.path AS module,\n"
     "    coalesce(f.function || printf('+0x%x', f.offset), printf('0x%x', f.rel_addr)) AS symbol,\n"
@@ -124,21 +125,37 @@ static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS span_edges_child ON span_edges(child_id);\n";
 
 enum stmt_id {
-  ST_META, ST_PROCESS, ST_THREAD, ST_PROC_EVENT, ST_MAPPING, ST_MODULE, ST_FRAME, ST_STACK,
-  ST_STACK_FRAME, ST_CONN, ST_SYSCALL, ST_TCP, ST_OFFCPU, ST_FAULT, ST_SPAN, ST_SPAN_EDGE,
-  ST_TRACE, ST__COUNT
+  ST_META,
+  ST_PROCESS,
+  ST_THREAD,
+  ST_PROC_EVENT,
+  ST_MAPPING,
+  ST_MODULE,
+  ST_FRAME,
+  ST_STACK,
+  ST_STACK_FRAME,
+  ST_CONN,
+  ST_SYSCALL,
+  ST_TCP,
+  ST_OFFCPU,
+  ST_FAULT,
+  ST_SPAN,
+  ST_SPAN_EDGE,
+  ST_TRACE,
+  ST__COUNT
 };
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_META] = "INSERT OR REPLACE INTO recording VALUES (?, ?, ?)",
     /* later writes fill in what earlier ones did not know, never erase it */
-    [ST_PROCESS] = "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pid) DO UPDATE"
-                   " SET ppid = coalesce(excluded.ppid, ppid), exe = coalesce(excluded.exe, exe),"
-                   " start_ns = coalesce(start_ns, excluded.start_ns),"
-                   " exec_ns = coalesce(excluded.exec_ns, exec_ns),"
-                   " exit_ns = coalesce(excluded.exit_ns, exit_ns),"
-                   " exit_status = coalesce(excluded.exit_status, exit_status),"
-                   " attached = min(attached, excluded.attached)",
+    [ST_PROCESS] =
+        "INSERT INTO processes VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(pid) DO UPDATE"
+        " SET ppid = coalesce(excluded.ppid, ppid), exe = coalesce(excluded.exe, exe),"
+        " start_ns = coalesce(start_ns, excluded.start_ns),"
+        " exec_ns = coalesce(excluded.exec_ns, exec_ns),"
+        " exit_ns = coalesce(excluded.exit_ns, exit_ns),"
+        " exit_status = coalesce(excluded.exit_status, exit_status),"
+        " attached = min(attached, excluded.attached)",
     [ST_THREAD] = "INSERT INTO threads VALUES (?, ?, ?, ?) ON CONFLICT(tid) DO UPDATE"
                   " SET start_ns = coalesce(start_ns, excluded.start_ns),"
                   " exit_ns = coalesce(excluded.exit_ns, exit_ns)",
@@ -233,7 +250,8 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
     snprintf(err, errlen, "Failed to allocate store: path=%s", path);
     return -ENOMEM;
   }
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
     snprintf(err, errlen, "Failed to open database: path=%s error=%s", path,
              spantap_store_errmsg(s));
     spantap_store_destroy(s);
@@ -363,9 +381,9 @@ int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int6
   return step(s, ST_THREAD);
 }
 
-int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind,
-                                int64_t pid, int64_t tid, int64_t other_pid, int64_t other_tid,
-                                const char *path, int64_t status) {
+int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind, int64_t pid,
+                                int64_t tid, int64_t other_pid, int64_t other_tid, const char *path,
+                                int64_t status) {
   sqlite3_stmt *st = s->st[ST_PROC_EVENT];
   sqlite3_bind_int64(st, 1, ts);
   bind_text(st, 2, kind);
@@ -474,10 +492,9 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
 
 int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                             int64_t conn_id, int old_state, int new_state, int64_t stack_id) {
-  static const char *const names[] = {"?",         "ESTABLISHED", "SYN_SENT",  "SYN_RECV",
-                                      "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT", "CLOSE",
-                                      "CLOSE_WAIT", "LAST_ACK",   "LISTEN",    "CLOSING",
-                                      "NEW_SYN_RECV"};
+  static const char *const names[] = {
+      "?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
+      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
   const int n = (int)(sizeof names / sizeof names[0]);
   sqlite3_stmt *st = s->st[ST_TCP];
   sqlite3_bind_int64(st, 1, ts);
@@ -490,8 +507,8 @@ int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, in
   return step(s, ST_TCP);
 }
 
-int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
-                         int64_t tid, int64_t state, int64_t span_id) {
+int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid, int64_t tid,
+                         int64_t state, int64_t span_id) {
   sqlite3_stmt *st = s->st[ST_OFFCPU];
   sqlite3_bind_int64(st, 1, ts);
   sqlite3_bind_int64(st, 2, dur);
@@ -518,9 +535,9 @@ int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, i
 
 int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r) {
   sqlite3_stmt *st = s->st[ST_SPAN];
-  const int64_t nums[] = {r->bytes_in, r->bytes_out, r->syscalls,  r->net_ns,
-                          r->file_ns,  r->mem_ns,    r->proc_ns,   r->other_ns,
-                          r->offcpu_ns, r->switches, r->page_faults};
+  const int64_t nums[] = {r->bytes_in,  r->bytes_out, r->syscalls,   r->net_ns,
+                          r->file_ns,   r->mem_ns,    r->proc_ns,    r->other_ns,
+                          r->offcpu_ns, r->switches,  r->page_faults};
   sqlite3_bind_int64(st, 1, r->id);
   sqlite3_bind_int64(st, 2, r->trace_id);
   bind_id(st, 3, r->parent_id);

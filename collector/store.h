@@ -12,8 +12,8 @@ struct spantap_store;
 
 /* Creates the database at PATH. Refuses an existing file with -EEXIST unless
  * FORCE, which removes it first. Every batch committed stays readable if the
- * process dies later (WAL, synchronous=NORMAL). Returns an owned store in *OUT (destroy with spantap_store_close or
- * spantap_store_destroy); on error returns -errno and explains in ERR. */
+ * process dies later (WAL, synchronous=NORMAL). Returns an owned store in *OUT (destroy with
+ * spantap_store_close or spantap_store_destroy); on error returns -errno and explains in ERR. */
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen);
 
@@ -44,9 +44,9 @@ int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, co
                           bool attached);
 int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int64_t start_ns,
                          int64_t exit_ns);
-int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind,
-                                int64_t pid, int64_t tid, int64_t other_pid, int64_t other_tid,
-                                const char *path, int64_t status);
+int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind, int64_t pid,
+                                int64_t tid, int64_t other_pid, int64_t other_tid, const char *path,
+                                int64_t status);
 int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, uint64_t end,
                           uint64_t pgoff, const char *perms, int64_t module_id);
 int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
@@ -64,8 +64,8 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
                           int64_t span_id);
 int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                             int64_t conn_id, int old_state, int new_state, int64_t stack_id);
-int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
-                         int64_t tid, int64_t state, int64_t span_id);
+int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid, int64_t tid,
+                         int64_t state, int64_t span_id);
 int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                              uint64_t address, int64_t error_code, int64_t stack_id,
                              int64_t span_id);

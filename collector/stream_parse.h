@@ -16,8 +16,8 @@ struct spantap_record {
   unsigned nframes;              /* frames kept (zero slots dropped) */
   uint64_t frames[SPANTAP_MAX_FRAMES];
   uint8_t frame_slot[SPANTAP_MAX_FRAMES]; /* slot each kept frame came from */
-  bool has_stack_token;          /* the line carried an '@' token */
-  const char *text;              /* points into the parsed line; "" when none */
+  bool has_stack_token;                   /* the line carried an '@' token */
+  const char *text;                       /* points into the parsed line; "" when none */
   size_t text_len;
 };
 

@@ -55,7 +55,9 @@ static void print_call_sites(sqlite3 *db, FILE *out, const char *name) {
 /* Spans and traces derived, what did not fit the model, and the slowest traces. */
 static void print_spans(sqlite3 *db, FILE *out) {
   char buf[64];
-  fprintf(out, "  spans:      %lld server, %lld client, in %lld traces (%s server spans joined to a traced client)\n",
+  fprintf(out,
+          "  spans:      %lld server, %lld client, in %lld traces (%s server spans joined to a "
+          "traced client)\n",
           (long long)scalar(db, "SELECT count(*) FROM spans WHERE kind = 'server'"),
           (long long)scalar(db, "SELECT count(*) FROM spans WHERE kind = 'client'"),
           (long long)scalar(db, "SELECT count(*) FROM traces"),
@@ -65,12 +67,14 @@ static void print_spans(sqlite3 *db, FILE *out) {
                            " 'spans_unfinished')");
   int64_t lossy = scalar(db, "SELECT num_value FROM recording WHERE key = 'spans_in_loss'");
   if (lossy > 0)
-    fprintf(out, "              %lld spans were open when events were lost: status 'loss', their "
-                 "traces incomplete\n",
+    fprintf(out,
+            "              %lld spans were open when events were lost: status 'loss', their "
+            "traces incomplete\n",
             (long long)lossy);
   if (odd > 0)
-    fprintf(out, "              %lld exchanges did not fit (responses without request, requests "
-                 "without response; see the recording table)\n",
+    fprintf(out,
+            "              %lld exchanges did not fit (responses without request, requests "
+            "without response; see the recording table)\n",
             (long long)odd);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
@@ -101,22 +105,23 @@ int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, si
   }
   char buf[256];
   fprintf(out, "\nspantap recording %s\n", db_path);
-  fprintf(out, "  status:     %s", meta_text(db, "complete", buf, sizeof buf)[0] == '1'
-                                       ? "complete"
-                                       : "INCOMPLETE");
+  fprintf(out, "  status:     %s",
+          meta_text(db, "complete", buf, sizeof buf)[0] == '1' ? "complete" : "INCOMPLETE");
   if (buf[0] != '1') {
     meta_text(db, "incomplete_reason", buf, sizeof buf);
-    fprintf(out, " (%s)", strcmp(buf, "?") != 0 ? buf
-                                                : "spantap stopped before the recording ended: "
-                                                  "everything up to its last committed batch is here");
+    fprintf(out, " (%s)",
+            strcmp(buf, "?") != 0 ? buf
+                                  : "spantap stopped before the recording ended: "
+                                    "everything up to its last committed batch is here");
   }
   fprintf(out, "\n  runtime:    %s, stack mode %s", meta_text(db, "runtime", buf, sizeof buf),
           meta_text(db, "stack_mode", buf + 64, sizeof buf - 64));
   fprintf(out, ", depth %s\n", meta_text(db, "stack_depth", buf, sizeof buf));
   fprintf(out, "  processes:  %lld traced\n",
           (long long)scalar(db, "SELECT count(*) FROM processes"));
-  fprintf(out, "  events:     %lld syscalls, %lld process events, %lld tcp states, %lld off-cpu, "
-               "%lld page faults\n",
+  fprintf(out,
+          "  events:     %lld syscalls, %lld process events, %lld tcp states, %lld off-cpu, "
+          "%lld page faults\n",
           (long long)scalar(db, "SELECT count(*) FROM syscalls"),
           (long long)scalar(db, "SELECT count(*) FROM process_events"),
           (long long)scalar(db, "SELECT count(*) FROM tcp_states"),

@@ -49,8 +49,8 @@ struct label_sym {
 
 struct module {
   char *path;
-  int err;      /* 0, or -errno when the file could not be reported */
-  char *errmsg; /* the message of that failure, repeated on later calls */
+  int err;          /* 0, or -errno when the file could not be reported */
+  char *errmsg;     /* the message of that failure, repeated on later calls */
   Dwfl_Module *mod; /* in the symbolizer's Dwfl */
   Dwarf_Addr bias;  /* Dwfl address - ELF address, where offline reporting put it */
   void *image;      /* the file mapped privately, for dwfl_report_offline_memory */
@@ -66,7 +66,7 @@ struct module {
 };
 
 struct spantap_symbolizer {
-  Dwfl *dwfl; /* every module, reported offline one by one */
+  Dwfl *dwfl;           /* every module, reported offline one by one */
   struct module **mods; /* in order of first use; pointers stay valid */
   size_t n, cap;
   size_t *slots; /* open-addressing table of index + 1 into mods; 0 is empty */
@@ -189,8 +189,8 @@ static int report_module(struct spantap_symbolizer *s, struct module *m) {
   void *image = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   close(fd);
   if (image == MAP_FAILED) {
-    set_error(s, "Failed to map module: path=%s size=%lld error=%s", m->path,
-              (long long)st.st_size, strerror(errno));
+    set_error(s, "Failed to map module: path=%s size=%lld error=%s", m->path, (long long)st.st_size,
+              strerror(errno));
     return -ENOMEM;
   }
   m->image = image;
@@ -301,15 +301,15 @@ static struct module *module_for(struct spantap_symbolizer *s, const char *path)
 /* Prefer global symbols over weak ones over local ones at the same address. */
 static int binding_rank(unsigned char info) {
   switch (GELF_ST_BIND(info)) {
-  case STB_GLOBAL:
-  case STB_GNU_UNIQUE:
-    return 3;
-  case STB_WEAK:
-    return 2;
-  case STB_LOCAL:
-    return 1;
-  default:
-    return 0;
+    case STB_GLOBAL:
+    case STB_GNU_UNIQUE:
+      return 3;
+    case STB_WEAK:
+      return 2;
+    case STB_LOCAL:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -356,8 +356,10 @@ static int build_index(struct spantap_symbolizer *s, struct module *m) {
         shndx == SHN_UNDEF || shndx >= SHN_LORESERVE)
       continue;
     if (sym.st_size) {
-      m->syms[m->nsyms++] = (struct sized_sym){.start = value, .end = value + sym.st_size,
-                                               .name = name, .rank = binding_rank(sym.st_info)};
+      m->syms[m->nsyms++] = (struct sized_sym){.start = value,
+                                               .end = value + sym.st_size,
+                                               .name = name,
+                                               .rank = binding_rank(sym.st_info)};
       continue;
     }
     GElf_Shdr sh;
@@ -366,8 +368,10 @@ static int build_index(struct spantap_symbolizer *s, struct module *m) {
       continue;
     /* the section's end, as a Dwfl address like VALUE */
     uint64_t section_end = value - sym.st_value + sh.sh_addr + sh.sh_size;
-    m->labels[m->nlabels++] = (struct label_sym){.start = value, .section_end = section_end,
-                                                 .name = name, .rank = binding_rank(sym.st_info)};
+    m->labels[m->nlabels++] = (struct label_sym){.start = value,
+                                                 .section_end = section_end,
+                                                 .name = name,
+                                                 .rank = binding_rank(sym.st_info)};
   }
   qsort(m->syms, m->nsyms, sizeof *m->syms, cmp_sized);
   qsort(m->labels, m->nlabels, sizeof *m->labels, cmp_label);
@@ -494,8 +498,9 @@ int spantap_symbolizer_lookup(struct spantap_symbolizer *s, const char *module_p
       return 0;
     }
   }
-  set_error(s, "Failed to place address in a loadable segment: path=%s addr=0x%llx "
-               "map_start=0x%llx pgoff=0x%llx file_offset=0x%llx",
+  set_error(s,
+            "Failed to place address in a loadable segment: path=%s addr=0x%llx "
+            "map_start=0x%llx pgoff=0x%llx file_offset=0x%llx",
             module_path, (unsigned long long)addr, (unsigned long long)map_start,
             (unsigned long long)map_pgoff, (unsigned long long)file_off);
   return -EINVAL;

@@ -112,7 +112,9 @@ void spantap_u64_map_free_values(struct spantap_u64_map *m) {
     free(m->slots[i].value);
 }
 
-size_t spantap_u64_map_count(const struct spantap_u64_map *m) { return m->count; }
+size_t spantap_u64_map_count(const struct spantap_u64_map *m) {
+  return m->count;
+}
 
 void spantap_u64_map_foreach(const struct spantap_u64_map *m,
                              void (*fn)(uint64_t key, void *value, void *ctx), void *ctx) {

@@ -5,26 +5,26 @@
 #include <string.h>
 
 #define SPANTAP_FIELD_NAME(kind, field) #field,
-#define SPANTAP_NAMES(kind, tag, fields, stack, text, script)                         \
+#define SPANTAP_NAMES(kind, tag, fields, stack, text, script)                                      \
   static const char *const names_##kind[] = {fields(SPANTAP_FIELD_NAME)};
 SPANTAP_RECORDS(SPANTAP_NAMES)
 #undef SPANTAP_NAMES
 
 static const struct spantap_record_desc descs[SPANTAP_REC__COUNT] = {
-#define SPANTAP_DESC(k_, tag_, fields, stack, text, script)                           \
-  [SPANTAP_REC_##k_] = {.kind = SPANTAP_REC_##k_,                                    \
-                        .tag = tag_,                                                 \
-                        .nfields = sizeof(names_##k_) / sizeof(names_##k_[0]),       \
-                        .field_names = names_##k_,                                   \
-                          .has_stack = stack,                                        \
-                          .has_text = text,                                          \
-                          .written_by_script = script},
+#define SPANTAP_DESC(k_, tag_, fields, stack, text, script)                                        \
+  [SPANTAP_REC_##k_] = {.kind = SPANTAP_REC_##k_,                                                  \
+                        .tag = tag_,                                                               \
+                        .nfields = sizeof(names_##k_) / sizeof(names_##k_[0]),                     \
+                        .field_names = names_##k_,                                                 \
+                        .has_stack = stack,                                                        \
+                        .has_text = text,                                                          \
+                        .written_by_script = script},
     SPANTAP_RECORDS(SPANTAP_DESC)
 #undef SPANTAP_DESC
 };
 
-#define SPANTAP_CHECK_WIDTH(kind, tag, fields, stack, text, script)                   \
-  _Static_assert(sizeof(names_##kind) / sizeof(names_##kind[0]) <= SPANTAP_MAX_FIELDS, \
+#define SPANTAP_CHECK_WIDTH(kind, tag, fields, stack, text, script)                                \
+  _Static_assert(sizeof(names_##kind) / sizeof(names_##kind[0]) <= SPANTAP_MAX_FIELDS,             \
                  #kind " has more fields than SPANTAP_MAX_FIELDS");
 SPANTAP_RECORDS(SPANTAP_CHECK_WIDTH)
 #undef SPANTAP_CHECK_WIDTH

@@ -19,11 +19,11 @@ enum spantap_event_class {
 
 /* How a syscall relates to file descriptors, for socket resolution. */
 struct spantap_syscall_info {
-  const char *name;  /* NULL for numbers this table has no name for */
-  unsigned classes;  /* enum spantap_event_class bits */
-  bool fd_arg0;      /* arg0 is a file descriptor */
-  bool fd_ret;       /* the return value is a new file descriptor */
-  bool net_if_sock;  /* in class NET only when its fd is a socket */
+  const char *name; /* NULL for numbers this table has no name for */
+  unsigned classes; /* enum spantap_event_class bits */
+  bool fd_arg0;     /* arg0 is a file descriptor */
+  bool fd_ret;      /* the return value is a new file descriptor */
+  bool net_if_sock; /* in class NET only when its fd is a socket */
 };
 
 /* Fills INFO for syscall NR. Returns 0, or -EINVAL when NR is out of range. */

@@ -31,8 +31,7 @@ static const char usage[] =
     "Exit status: 0 scored (and at or above --min), 1 below --min, 2 bad input.\n";
 
 enum service { FRONT, MIDDLE, STORE, SERVICE_COUNT };
-static const char *const service_names[SERVICE_COUNT] = {"demo_front", "demo_middle",
-                                                         "demo_store"};
+static const char *const service_names[SERVICE_COUNT] = {"demo_front", "demo_middle", "demo_store"};
 static const char *const truth_files[SERVICE_COUNT] = {"front.csv", "middle.csv", "store.csv"};
 static const char truth_header[] = "service,pid,tid,local_port,remote_port,trace_id,request_id,"
                                    "parent_request_id,start_ns,end_ns";
@@ -64,10 +63,9 @@ struct scores {
 
 /* Makes room for one more element in ARRAY (COUNT used of CAPACITY), growing
  * it by doubling; false when out of memory (the program then gives up). */
-#define GROW(array, count, capacity)                                                    \
-  ((count) < (capacity) ||                                                              \
-   ((capacity) = (capacity) ? (capacity) * 2 : 1024,                                    \
-    (array) = realloc((array), (capacity) * sizeof *(array))) != NULL)
+#define GROW(array, count, capacity)                                                               \
+  ((count) < (capacity) || ((capacity) = (capacity) ? (capacity)*2 : 1024,                         \
+                            (array) = realloc((array), (capacity) * sizeof *(array))) != NULL)
 
 /* Loads TRUTH_DIR/<file of SERVICE> and appends its requests to *OUT. Returns
  * 0, or -1 after printing which file and line were wrong. */
@@ -113,8 +111,7 @@ static int load_truth_file(const char *dir, enum service service, struct truth_r
                         "%63[^,],%" SCNu32 ",%" SCNu32 ",%" SCNd32 ",%" SCNd32 ",%" SCNu64
                         ",%" SCNu64 ",%" SCNu64 ",%" SCNd64 ",%" SCNd64 "%n",
                         name, &t->pid, &t->tid, &t->local_port, &t->remote_port, &t->trace_id,
-                        &t->request_id, &t->parent_request_id, &t->start_ns, &t->end_ns,
-                        &consumed);
+                        &t->request_id, &t->parent_request_id, &t->start_ns, &t->end_ns, &consumed);
     if (fields != 10 || line[consumed] != '\0' || strcmp(name, service_names[service]) != 0) {
       fprintf(stderr,
               "spantap-accuracy: Malformed truth line: path=%s line=%zu text='%s' "
@@ -162,8 +159,8 @@ static int load_spans(const char *path, struct span **out, size_t *count) {
   }
   static const char *const needed[] = {"spans", "connections"};
   for (size_t i = 0; i < 2; i++) {
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           -1, &stmt, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                           &stmt, NULL) != SQLITE_OK) {
       fprintf(stderr, "spantap-accuracy: Failed to read the schema: path=%s error=%s\n", path,
               sqlite3_errmsg(db));
       goto done;
@@ -176,8 +173,8 @@ static int load_spans(const char *path, struct span **out, size_t *count) {
       fprintf(stderr,
               "spantap-accuracy: The database has no %s table (not a recording with derived "
               "spans?): path=%s%s%s\n",
-              needed[i], path, step == SQLITE_DONE ? "" : " error=", step == SQLITE_DONE ? "" :
-              sqlite3_errmsg(db));
+              needed[i], path,
+              step == SQLITE_DONE ? "" : " error=", step == SQLITE_DONE ? "" : sqlite3_errmsg(db));
       goto done;
     }
   }
@@ -238,12 +235,12 @@ static const struct span *span_by_id(const struct span *spans, size_t count, int
 }
 
 /* Compares by (pid, local port, remote port, start): the matching order. */
-#define CONNECTION_ORDER(a, b)                                                          \
-  ((a)->pid != (b)->pid                 ? ((a)->pid < (b)->pid ? -1 : 1)                \
-   : (a)->local_port != (b)->local_port ? ((a)->local_port < (b)->local_port ? -1 : 1)  \
-   : (a)->remote_port != (b)->remote_port ? ((a)->remote_port < (b)->remote_port ? -1 : 1) \
-   : (a)->start_ns != (b)->start_ns     ? ((a)->start_ns < (b)->start_ns ? -1 : 1)      \
-                                        : 0)
+#define CONNECTION_ORDER(a, b)                                                                     \
+  ((a)->pid != (b)->pid                   ? ((a)->pid < (b)->pid ? -1 : 1)                         \
+   : (a)->local_port != (b)->local_port   ? ((a)->local_port < (b)->local_port ? -1 : 1)           \
+   : (a)->remote_port != (b)->remote_port ? ((a)->remote_port < (b)->remote_port ? -1 : 1)         \
+   : (a)->start_ns != (b)->start_ns       ? ((a)->start_ns < (b)->start_ns ? -1 : 1)               \
+                                          : 0)
 
 /* qsort order of truth request pointers: by connection, then start. */
 static int compare_truth_ptr(const void *pa, const void *pb) {
@@ -467,8 +464,8 @@ static void print_unmatched(const struct truth_request *truth, size_t truth_coun
       printf("\nunmatched truth requests (first %d):\n", VERBOSE_LIMIT);
     printf("  %s pid=%" PRIu32 " tid=%" PRIu32 " ports=%d->%d request_id=%" PRIu64
            " start_ns=%" PRId64 " end_ns=%" PRId64 "\n",
-           service_names[t->service], t->pid, t->tid, t->remote_port, t->local_port,
-           t->request_id, t->start_ns, t->end_ns);
+           service_names[t->service], t->pid, t->tid, t->remote_port, t->local_port, t->request_id,
+           t->start_ns, t->end_ns);
   }
   listed = 0;
   for (size_t i = 0; i < span_count && listed < VERBOSE_LIMIT; i++) {
@@ -505,35 +502,34 @@ int main(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":hv", longopts, NULL)) != -1) {
     char *end = NULL;
     switch (c) {
-    case 'm':
-      min = strtod(optarg, &end);
-      if (!end || *end || end == optarg || !(min >= 0 && min <= 1)) {
-        fprintf(stderr, "spantap-accuracy: Invalid --min: '%s' (expected 0..1)\n", optarg);
+      case 'm':
+        min = strtod(optarg, &end);
+        if (!end || *end || end == optarg || !(min >= 0 && min <= 1)) {
+          fprintf(stderr, "spantap-accuracy: Invalid --min: '%s' (expected 0..1)\n", optarg);
+          return EXIT_BAD_INPUT;
+        }
+        break;
+      case 't':
+        tolerance_us = strtoll(optarg, &end, 10);
+        if (!end || *end || end == optarg || tolerance_us < 0 || tolerance_us > 60000000) {
+          fprintf(stderr, "spantap-accuracy: Invalid --tolerance-us: '%s' (expected 0..60000000)\n",
+                  optarg);
+          return EXIT_BAD_INPUT;
+        }
+        break;
+      case 'v':
+        verbose = true;
+        break;
+      case 'h':
+        fputs(usage, stdout);
+        return 0;
+      case ':':
+        fprintf(stderr, "spantap-accuracy: Option '%s' needs a value (see --help)\n",
+                argv[optind - 1]);
         return EXIT_BAD_INPUT;
-      }
-      break;
-    case 't':
-      tolerance_us = strtoll(optarg, &end, 10);
-      if (!end || *end || end == optarg || tolerance_us < 0 || tolerance_us > 60000000) {
-        fprintf(stderr,
-                "spantap-accuracy: Invalid --tolerance-us: '%s' (expected 0..60000000)\n",
-                optarg);
+      default:
+        fprintf(stderr, "spantap-accuracy: Unknown option: '%s' (see --help)\n", argv[optind - 1]);
         return EXIT_BAD_INPUT;
-      }
-      break;
-    case 'v':
-      verbose = true;
-      break;
-    case 'h':
-      fputs(usage, stdout);
-      return 0;
-    case ':':
-      fprintf(stderr, "spantap-accuracy: Option '%s' needs a value (see --help)\n",
-              argv[optind - 1]);
-      return EXIT_BAD_INPUT;
-    default:
-      fprintf(stderr, "spantap-accuracy: Unknown option: '%s' (see --help)\n", argv[optind - 1]);
-      return EXIT_BAD_INPUT;
     }
   }
   if (argc - optind != 2) {
@@ -571,8 +567,7 @@ int main(int argc, char **argv) {
   score(by_key, truth, truth_count, spans, span_count, &sc);
 
   printf("db=%s truth=%s tolerance_us=%lld\n", db_path, truth_dir, tolerance_us);
-  printf("%-12s %8s %8s %8s  %9s  %9s\n", "", "derived", "truth", "matched", "precision",
-         "recall");
+  printf("%-12s %8s %8s %8s  %9s  %9s\n", "", "derived", "truth", "matched", "precision", "recall");
   for (int i = 0; i < SERVICE_COUNT; i++)
     print_row(service_names[i], sc.derived[i], sc.truth[i], sc.matched[i]);
   print_row("spans", sc.spans_derived, sc.spans_truth, sc.spans_matched);

@@ -92,22 +92,23 @@ int demo_truth_log_write(const struct demo_truth_log *log, const char *path) {
   size_t n = demo_truth_log_count(log);
   for (size_t i = 0; i < n; i++) {
     const struct demo_truth_record *r = &log->records[i];
-    fprintf(f, "%s,%" PRIu32 ",%" PRIu32 ",%u,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-               ",%" PRIu64 "\n",
-            log->service, r->pid, r->tid, r->local_port, r->remote_port, r->trace_id,
-            r->request_id, r->parent_request_id, r->start_ns, r->end_ns);
+    fprintf(f,
+            "%s,%" PRIu32 ",%" PRIu32 ",%u,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+            ",%" PRIu64 "\n",
+            log->service, r->pid, r->tid, r->local_port, r->remote_port, r->trace_id, r->request_id,
+            r->parent_request_id, r->start_ns, r->end_ns);
   }
   int failed = ferror(f);
   if (fclose(f) != 0 || failed) {
     int err = errno ? errno : EIO;
     report("Failed to write the truth file: path=%s records=%zu errno=%d (%s)", path, n, err,
-             strerror(err));
+           strerror(err));
     return -err;
   }
   size_t dropped = atomic_load(&((struct demo_truth_log *)log)->dropped);
   if (dropped)
     report("truth log full: capacity=%zu dropped=%zu (raise --truth-capacity)", log->capacity,
-             dropped);
+           dropped);
   return 0;
 }
 
@@ -410,8 +411,15 @@ int demo_stop_signal_wait(const sigset_t *set) {
 
 /* ---- command line ------------------------------------------------------ */
 
-enum { OPT_FRONT_PORT = 256, OPT_MIDDLE_PORT, OPT_STORE_PORT, OPT_TRUTH, OPT_TRUTH_CAPACITY,
-       OPT_WORKERS, OPT_DATA_DIR };
+enum {
+  OPT_FRONT_PORT = 256,
+  OPT_MIDDLE_PORT,
+  OPT_STORE_PORT,
+  OPT_TRUTH,
+  OPT_TRUTH_CAPACITY,
+  OPT_WORKERS,
+  OPT_DATA_DIR
+};
 
 /* Parses TEXT as a decimal in MIN..MAX into *OUT for option --NAME. Returns
  * 0, or -EINVAL after printing what was wrong. */
@@ -455,60 +463,60 @@ int demo_options_parse(int argc, char **argv, unsigned extra, const char *usage,
   opterr = 0; /* the messages below name the option and what was wrong */
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_FRONT_PORT:
-    case OPT_MIDDLE_PORT:
-    case OPT_STORE_PORT: {
-      const char *name = c == OPT_FRONT_PORT    ? "front-port"
-                         : c == OPT_MIDDLE_PORT ? "middle-port"
-                                                : "store-port";
-      if (parse_number(name, optarg, 1, 65535, &v) != 0)
-        return -EINVAL;
-      if (c == OPT_FRONT_PORT)
-        out->front_port = (uint16_t)v;
-      else if (c == OPT_MIDDLE_PORT)
-        out->middle_port = (uint16_t)v;
-      else
-        out->store_port = (uint16_t)v;
-      break;
-    }
-    case OPT_TRUTH:
-      out->truth_path = optarg;
-      break;
-    case OPT_TRUTH_CAPACITY:
-      if (parse_number("truth-capacity", optarg, 1, 1ul << 28, &v) != 0)
-        return -EINVAL;
-      out->truth_capacity = v;
-      break;
-    case OPT_WORKERS:
-      if (!(extra & DEMO_OPT_WORKERS)) {
-        demo_log("Option --workers does not apply to this service (see --help)");
-        return -EINVAL;
+      case OPT_FRONT_PORT:
+      case OPT_MIDDLE_PORT:
+      case OPT_STORE_PORT: {
+        const char *name = c == OPT_FRONT_PORT    ? "front-port"
+                           : c == OPT_MIDDLE_PORT ? "middle-port"
+                                                  : "store-port";
+        if (parse_number(name, optarg, 1, 65535, &v) != 0)
+          return -EINVAL;
+        if (c == OPT_FRONT_PORT)
+          out->front_port = (uint16_t)v;
+        else if (c == OPT_MIDDLE_PORT)
+          out->middle_port = (uint16_t)v;
+        else
+          out->store_port = (uint16_t)v;
+        break;
       }
-      if (parse_number("workers", optarg, 1, 1024, &v) != 0)
+      case OPT_TRUTH:
+        out->truth_path = optarg;
+        break;
+      case OPT_TRUTH_CAPACITY:
+        if (parse_number("truth-capacity", optarg, 1, 1ul << 28, &v) != 0)
+          return -EINVAL;
+        out->truth_capacity = v;
+        break;
+      case OPT_WORKERS:
+        if (!(extra & DEMO_OPT_WORKERS)) {
+          demo_log("Option --workers does not apply to this service (see --help)");
+          return -EINVAL;
+        }
+        if (parse_number("workers", optarg, 1, 1024, &v) != 0)
+          return -EINVAL;
+        out->workers = (unsigned)v;
+        break;
+      case OPT_DATA_DIR:
+        if (!(extra & DEMO_OPT_DATA_DIR)) {
+          demo_log("Option --data-dir does not apply to this service (see --help)");
+          return -EINVAL;
+        }
+        out->data_dir = optarg;
+        break;
+      case 'h':
+        printf("%s\nCommon options:\n"
+               "  --front-port P, --middle-port P, --store-port P\n"
+               "                      the tiers' ports on 127.0.0.1 (18080, 18081, 18082)\n"
+               "  --truth FILE        write the ground truth (CSV, one line per request) at exit\n"
+               "  --truth-capacity N  requests the truth log holds (default %u)\n",
+               usage, DEMO_DEFAULT_TRUTH_CAPACITY);
+        return 1;
+      case ':':
+        demo_log("Option '%s' needs a value (see --help)", argv[optind - 1]);
         return -EINVAL;
-      out->workers = (unsigned)v;
-      break;
-    case OPT_DATA_DIR:
-      if (!(extra & DEMO_OPT_DATA_DIR)) {
-        demo_log("Option --data-dir does not apply to this service (see --help)");
+      default:
+        demo_log("Unknown option: '%s' (see --help)", argv[optind - 1]);
         return -EINVAL;
-      }
-      out->data_dir = optarg;
-      break;
-    case 'h':
-      printf("%s\nCommon options:\n"
-             "  --front-port P, --middle-port P, --store-port P\n"
-             "                      the tiers' ports on 127.0.0.1 (18080, 18081, 18082)\n"
-             "  --truth FILE        write the ground truth (CSV, one line per request) at exit\n"
-             "  --truth-capacity N  requests the truth log holds (default %u)\n",
-             usage, DEMO_DEFAULT_TRUTH_CAPACITY);
-      return 1;
-    case ':':
-      demo_log("Option '%s' needs a value (see --help)", argv[optind - 1]);
-      return -EINVAL;
-    default:
-      demo_log("Unknown option: '%s' (see --help)", argv[optind - 1]);
-      return -EINVAL;
     }
   }
   if (optind < argc) {

@@ -187,8 +187,8 @@ struct demo_options {
   uint16_t front_port;
   uint16_t middle_port;
   uint16_t store_port;
-  unsigned workers;      /* demo_front only */
-  const char *data_dir;  /* demo_store only */
+  unsigned workers;       /* demo_front only */
+  const char *data_dir;   /* demo_store only */
   const char *truth_path; /* NULL: keep no ground truth */
   size_t truth_capacity;
 };

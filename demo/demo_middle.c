@@ -282,13 +282,12 @@ static void on_listener(struct middle *m) {
   for (;;) {
     struct sockaddr_in peer;
     socklen_t peer_len = sizeof peer;
-    int fd = accept4(m->listener.fd, (struct sockaddr *)&peer, &peer_len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        accept4(m->listener.fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int err = errno;
       if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
-        demo_log("Failed to accept: port=%u errno=%d (%s)", m->opt.middle_port, err,
-                 strerror(err));
+        demo_log("Failed to accept: port=%u errno=%d (%s)", m->opt.middle_port, err, strerror(err));
       return;
     }
     demo_set_nodelay(fd);
@@ -346,8 +345,8 @@ static void on_front(struct middle *m, struct front_conn *fc, uint32_t events) {
   }
   if (n <= 0) { /* closed by demo_front (or failed) */
     if (n < 0 && n != -ECONNRESET)
-      demo_log("Failed to read from front: remote_port=%u errno=%d (%s)", fc->remote_port,
-               (int)-n, strerror((int)-n));
+      demo_log("Failed to read from front: remote_port=%u errno=%d (%s)", fc->remote_port, (int)-n,
+               strerror((int)-n));
     close_front(m, fc);
     return;
   }
@@ -422,18 +421,18 @@ static int run_loop(struct middle *m) {
       if (ep->closed)
         continue;
       switch (ep->kind) {
-      case ENDPOINT_LISTENER:
-        on_listener(m);
-        break;
-      case ENDPOINT_SIGNALS:
-        m->stopping = true;
-        break;
-      case ENDPOINT_FRONT:
-        on_front(m, (struct front_conn *)ep, events[i].events);
-        break;
-      case ENDPOINT_STORE:
-        on_store(m, (struct store_link *)ep, events[i].events);
-        break;
+        case ENDPOINT_LISTENER:
+          on_listener(m);
+          break;
+        case ENDPOINT_SIGNALS:
+          m->stopping = true;
+          break;
+        case ENDPOINT_FRONT:
+          on_front(m, (struct front_conn *)ep, events[i].events);
+          break;
+        case ENDPOINT_STORE:
+          on_store(m, (struct store_link *)ep, events[i].events);
+          break;
       }
     }
     free_retired(m);
@@ -442,8 +441,10 @@ static int run_loop(struct middle *m) {
 }
 
 int main(int argc, char **argv) {
-  struct middle m = {.epoll_fd = -1, .listener = {.kind = ENDPOINT_LISTENER, .fd = -1},
-                     .signals = {.kind = ENDPOINT_SIGNALS, .fd = -1}, .next_request_id = 1};
+  struct middle m = {.epoll_fd = -1,
+                     .listener = {.kind = ENDPOINT_LISTENER, .fd = -1},
+                     .signals = {.kind = ENDPOINT_SIGNALS, .fd = -1},
+                     .next_request_id = 1};
   int rc = demo_options_parse(argc, argv, 0, usage, &m.opt);
   if (rc != 0)
     return rc > 0 ? 0 : 2;
@@ -460,8 +461,8 @@ int main(int argc, char **argv) {
   m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   m.signals.fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
   if (m.epoll_fd < 0 || m.signals.fd < 0) {
-    demo_log("Failed to create the event loop: epoll_fd=%d signal_fd=%d errno=%d (%s)",
-             m.epoll_fd, m.signals.fd, errno, strerror(errno));
+    demo_log("Failed to create the event loop: epoll_fd=%d signal_fd=%d errno=%d (%s)", m.epoll_fd,
+             m.signals.fd, errno, strerror(errno));
     goto cleanup;
   }
   if (demo_listen_tcp(m.opt.middle_port, true, &m.listener.fd) != 0 ||

@@ -83,8 +83,8 @@ static void audit_request(struct store *s, uint64_t request_id, uint64_t trace_i
   pthread_t helper;
   int rc = pthread_create(&helper, NULL, audit_main, &job);
   if (rc != 0) {
-    demo_log("Failed to start the audit thread: request_id=%" PRIu64 " errno=%d (%s)",
-             request_id, rc, strerror(rc));
+    demo_log("Failed to start the audit thread: request_id=%" PRIu64 " errno=%d (%s)", request_id,
+             rc, strerror(rc));
     return;
   }
   pthread_join(helper, NULL);
@@ -101,8 +101,7 @@ static void slow_work(struct store *s, uint64_t hash) {
     memset(block, (int)(hash & 0xff), sizeof block);
     if (pwrite(s->scratch_fd, block, sizeof block, (off_t)((hash >> 40) % 64) * ITEM_SIZE) < 0 ||
         fsync(s->scratch_fd) != 0)
-      demo_log("Failed slow-path file work: dir=%s errno=%d (%s)", s->dir, errno,
-               strerror(errno));
+      demo_log("Failed slow-path file work: dir=%s errno=%d (%s)", s->dir, errno, strerror(errno));
   } else {
     usleep(2000 + (useconds_t)((hash >> 40) % 3001));
   }
@@ -150,8 +149,8 @@ static int serve_request(struct store_conn *c, size_t frame) {
 
   char line[DEMO_LINE_MAX];
   int len = n < 0 ? snprintf(line, sizeof line, "ERR %" PRIu64 " read-failed\n", req.trace_id)
-                  : snprintf(line, sizeof line, "OK %" PRIu64 " %016" PRIx64 " %zd\n",
-                             req.trace_id, sum, n);
+                  : snprintf(line, sizeof line, "OK %" PRIu64 " %016" PRIx64 " %zd\n", req.trace_id,
+                             sum, n);
   if (demo_write_all(c->fd, line, (size_t)len) != 0)
     return -1;
   uint64_t end_ns = demo_now_ns();
@@ -232,8 +231,8 @@ static int start_conn(struct store *s, int fd, uint16_t remote_port) {
   atomic_init(&c->done, false);
   int rc = pthread_create(&c->thread, NULL, conn_main, c);
   if (rc != 0) {
-    demo_log("Failed to start a connection thread: remote_port=%u errno=%d (%s)", remote_port,
-             rc, strerror(rc));
+    demo_log("Failed to start a connection thread: remote_port=%u errno=%d (%s)", remote_port, rc,
+             strerror(rc));
     demo_conn_registry_remove(s->conns, fd);
     close(fd);
     free(c);
@@ -312,8 +311,8 @@ static int create_data(struct store *s) {
   int rc = demo_write_all(s->data_fd, data, DATA_FILE_SIZE);
   free(data);
   if (rc != 0) {
-    demo_log("Failed to fill the data file: dir=%s bytes=%u errno=%d (%s)", s->dir,
-             DATA_FILE_SIZE, -rc, strerror(-rc));
+    demo_log("Failed to fill the data file: dir=%s bytes=%u errno=%d (%s)", s->dir, DATA_FILE_SIZE,
+             -rc, strerror(-rc));
     return rc;
   }
   return 0;

@@ -13,11 +13,11 @@
 #define SPANTAP_KBUILD_STAMP ".spantap-stamp"
 
 struct spantap_kbuild_opts {
-	const char *tree_dir;   /* final location, e.g. /var/lib/spantap/kbuild/<release> */
-	const char *events_dir; /* tracefs events dir; NULL = /sys/kernel/tracing/events */
-	const char *btf_path;   /* kernel BTF; NULL = /sys/kernel/btf/vmlinux */
-	bool warm;              /* run `stap -p2` once so the query-object cache is filled */
-	FILE *progress;         /* progress lines; may be NULL */
+  const char *tree_dir;   /* final location, e.g. /var/lib/spantap/kbuild/<release> */
+  const char *events_dir; /* tracefs events dir; NULL = /sys/kernel/tracing/events */
+  const char *btf_path;   /* kernel BTF; NULL = /sys/kernel/btf/vmlinux */
+  bool warm;              /* run `stap -p2` once so the query-object cache is filled */
+  FILE *progress;         /* progress lines; may be NULL */
 };
 
 /* Writes into BUF the stamp text identifying the running kernel: format

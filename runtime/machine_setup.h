@@ -13,16 +13,16 @@
 #define SPANTAP_DEFAULT_STATE_DIR "/var/lib/spantap"
 
 struct spantap_setup_status {
-	bool tracefs_mounted;  /* tracefs at /sys/kernel/tracing */
-	bool debugfs_mounted;  /* debugfs at /sys/kernel/debug (stapbpf's uprobes need it) */
-	bool real_kernel_tree; /* /lib/modules/<release>/build exists */
-	bool synthesized_tree; /* an up-to-date synthesized tree exists at tree_dir */
-	bool memlock_shim;     /* the memlock shim was found at shim_path */
-	/* The tree stap should use: the synthesized tree when it is up to date,
-	 * else the real build tree when present, else where setup would
-	 * synthesize one. */
-	char tree_dir[4096];
-	char shim_path[4096]; /* empty when not found */
+  bool tracefs_mounted;  /* tracefs at /sys/kernel/tracing */
+  bool debugfs_mounted;  /* debugfs at /sys/kernel/debug (stapbpf's uprobes need it) */
+  bool real_kernel_tree; /* /lib/modules/<release>/build exists */
+  bool synthesized_tree; /* an up-to-date synthesized tree exists at tree_dir */
+  bool memlock_shim;     /* the memlock shim was found at shim_path */
+  /* The tree stap should use: the synthesized tree when it is up to date,
+   * else the real build tree when present, else where setup would
+   * synthesize one. */
+  char tree_dir[4096];
+  char shim_path[4096]; /* empty when not found */
 };
 
 /* Fills ST with what this machine has for the BPF runtime. STATE_DIR NULL =
@@ -37,7 +37,7 @@ int spantap_setup_inspect(const char *state_dir, struct spantap_setup_status *st
  * Prints progress lines to PROGRESS (may be NULL). On error returns -errno
  * and writes "Failed to X: key=value..." into ERR. Mounting needs root. */
 int spantap_setup_run(const char *state_dir, bool force_rebuild, FILE *progress, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* The extra stap arguments and environment for the BPF runtime on this
  * machine: fills ARGV_OUT (up to MAX entries including the terminating NULL)
@@ -46,8 +46,8 @@ int spantap_setup_run(const char *state_dir, bool force_rebuild, FILE *progress,
  * Returns 0; -ENOENT when setup has not been run (no kernel tree, or the
  * shim is needed but missing; ERR says to run `spantap setup`); -ENOSPC
  * when MAX is too small. */
-int spantap_setup_bpf_args(const struct spantap_setup_status *st, const char **argv_out,
-			   size_t max, const char **ld_preload_out, char *err, size_t errlen);
+int spantap_setup_bpf_args(const struct spantap_setup_status *st, const char **argv_out, size_t max,
+                           const char **ld_preload_out, char *err, size_t errlen);
 
 /* Resolves the state directory into OUT: STATE_DIR if not NULL, else
  * $SPANTAP_STATE_DIR if set and non-empty, else SPANTAP_DEFAULT_STATE_DIR.

@@ -10,37 +10,34 @@ typedef int (*spantap_setrlimit_fn)(__rlimit_resource_t, const struct rlimit *);
 typedef int (*spantap_setrlimit64_fn)(__rlimit_resource_t, const struct rlimit64 *);
 
 /* RLIMIT_MEMLOCK refused for lack of privilege: pretend it was set. */
-static int forgive(__rlimit_resource_t res, int rc)
-{
-	if (rc < 0 && res == RLIMIT_MEMLOCK && errno == EPERM) {
-		errno = 0;
-		return 0;
-	}
-	return rc;
+static int forgive(__rlimit_resource_t res, int rc) {
+  if (rc < 0 && res == RLIMIT_MEMLOCK && errno == EPERM) {
+    errno = 0;
+    return 0;
+  }
+  return rc;
 }
 
-int setrlimit(__rlimit_resource_t res, const struct rlimit *lim)
-{
-	static spantap_setrlimit_fn next;
+int setrlimit(__rlimit_resource_t res, const struct rlimit *lim) {
+  static spantap_setrlimit_fn next;
 
-	if (!next)
-		next = (spantap_setrlimit_fn)dlsym(RTLD_NEXT, "setrlimit");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return forgive(res, next(res, lim));
+  if (!next)
+    next = (spantap_setrlimit_fn)dlsym(RTLD_NEXT, "setrlimit");
+  if (!next) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return forgive(res, next(res, lim));
 }
 
-int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *lim)
-{
-	static spantap_setrlimit64_fn next;
+int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *lim) {
+  static spantap_setrlimit64_fn next;
 
-	if (!next)
-		next = (spantap_setrlimit64_fn)dlsym(RTLD_NEXT, "setrlimit64");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return forgive(res, next(res, lim));
+  if (!next)
+    next = (spantap_setrlimit64_fn)dlsym(RTLD_NEXT, "setrlimit64");
+  if (!next) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return forgive(res, next(res, lim));
 }

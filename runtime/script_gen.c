@@ -13,10 +13,10 @@
 #include "common/syscall_table.h"
 #include "spantap/record_format.h"
 
-#define MAP_SIZE 16384       /* processes in the trace map */
+#define MAP_SIZE 16384        /* processes in the trace map */
 #define THREAD_MAP_SIZE 16384 /* threads with a syscall in flight */
-#define SOCK_MAP_SIZE 16384  /* sockets followed for TCP state changes */
-#define SP_SCAN_WORDS 6      /* stack words searched for a frameless caller */
+#define SOCK_MAP_SIZE 16384   /* sockets followed for TCP state changes */
+#define SP_SCAN_WORDS 6       /* stack words searched for a frameless caller */
 
 struct gen {
   const struct spantap_script_opts *o;
@@ -64,8 +64,9 @@ int spantap_events_parse(const char *list, unsigned *classes, unsigned *extras, 
       {"file", SPANTAP_CLASS_FILE, 0},
       {"mem", SPANTAP_CLASS_MEM, 0},
       {"proc", SPANTAP_CLASS_PROC, 0},
-      {"all", SPANTAP_CLASS_NET | SPANTAP_CLASS_FILE | SPANTAP_CLASS_MEM | SPANTAP_CLASS_PROC |
-                  SPANTAP_CLASS_OTHER,
+      {"all",
+       SPANTAP_CLASS_NET | SPANTAP_CLASS_FILE | SPANTAP_CLASS_MEM | SPANTAP_CLASS_PROC |
+           SPANTAP_CLASS_OTHER,
        SPANTAP_EXTRA_TCP},
       {"tcp", 0, SPANTAP_EXTRA_TCP},
       {"sched", 0, SPANTAP_EXTRA_SCHED},
@@ -119,7 +120,8 @@ int spantap_script_opts_check(const struct spantap_script_opts *o, char *err, si
   }
   for (size_t i = 0; i < o->ntargets; i++) {
     size_t len = strlen(o->targets[i].name);
-    if (!o->targets[i].is_path && (len == 0 || len > SPANTAP_NAME_MAX || strchr(o->targets[i].name, '/'))) {
+    if (!o->targets[i].is_path &&
+        (len == 0 || len > SPANTAP_NAME_MAX || strchr(o->targets[i].name, '/'))) {
       snprintf(err, errlen, "invalid binary name (length %zu): a name is 1-%d bytes without '/'",
                len, SPANTAP_NAME_MAX);
       return -EINVAL;
@@ -176,8 +178,7 @@ static void gen_target_match(struct gen *g) {
     const struct spantap_target *t = &o->targets[i];
     if (t->is_path) {
       emit(g, "  // target %zu: a path, matched by inode and device\n", i + 1);
-      emit(g, "  ki = %llu; kd = %llu\n", (unsigned long long)t->ino,
-           (unsigned long long)t->kdev);
+      emit(g, "  ki = %llu; kd = %llu\n", (unsigned long long)t->ino, (unsigned long long)t->kdev);
       emit(g, "  if (ino == ki && dev == kd) return 1\n");
       continue;
     }
@@ -236,7 +237,8 @@ static void gen_ustack_bpf(struct gen *g) {
     for (unsigned k = 2; k < depth; k++) {
       emit(g, "      if (!_sf0 && _fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n");
       emit(g, "        if (_w >= _sc && _w < _ec) _sf0 = _w\n");
-      emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; _nfp = 0 }\n");
+      emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; "
+              "_nfp = 0 }\n");
       emit(g, "        _fp = _nfp }\n");
     }
     emit(g, "      if (!_sf0 && _fp) _sflags = _sflags | 1\n");
@@ -257,7 +259,8 @@ static void gen_ustack_bpf(struct gen *g) {
     else
       emit(g, "        _sf%u = _w\n", k);
     emit(g, "        if (!_w) _sflags = _sflags | 2\n");
-    emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; _nfp = 0 }\n");
+    emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; "
+            "_nfp = 0 }\n");
     emit(g, "        _fp = _nfp }\n");
   }
   emit(g, "      if (_fp) _sflags = _sflags | 1\n");
@@ -271,8 +274,9 @@ static void gen_ustack_kernel(struct gen *g) {
        o->stack_depth);
   emit(g, "      _ustk = \"@2\"\n");
   if (o->stack_depth > 1)
-    emit(g, "      if (_regs) _ustk = sprintf(\"@0,%%x,%%s\", uaddr(), "
-            "str_replace(ucallers(%u), \" \", \",\"))\n",
+    emit(g,
+         "      if (_regs) _ustk = sprintf(\"@0,%%x,%%s\", uaddr(), "
+         "str_replace(ucallers(%u), \" \", \",\"))\n",
          o->stack_depth - 1);
   else
     emit(g, "      if (_regs) _ustk = sprintf(\"@0,%%x\", uaddr())\n");

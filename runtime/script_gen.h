@@ -29,8 +29,8 @@ enum spantap_extra_events {
 struct spantap_target {
   const char *name; /* as the user gave it */
   bool is_path;
-  uint64_t ino;     /* is_path: st_ino of the file */
-  uint64_t kdev;    /* is_path: st_dev in the kernel's encoding (major << 20 | minor) */
+  uint64_t ino;  /* is_path: st_ino of the file */
+  uint64_t kdev; /* is_path: st_dev in the kernel's encoding (major << 20 | minor) */
 };
 
 struct spantap_script_opts {
@@ -39,13 +39,13 @@ struct spantap_script_opts {
   size_t ntargets;
   const pid_t *attach_pids; /* --pid: traced from the first event seen */
   size_t nattach;
-  pid_t launch_pid;         /* -- CMD: the launched child, traced from its exec; 0 none */
-  pid_t self_pid;           /* spantap's own pid: never traced, answers the ready ping */
-  unsigned stack_mode;      /* 0 (no stacks) or 1-4, Uscope's modes */
-  unsigned stack_depth;     /* 1..SPANTAP_STACK_DEPTH_MAX */
-  unsigned classes;         /* enum spantap_event_class bits */
-  unsigned extras;          /* enum spantap_extra_events bits */
-  bool follow_exec;         /* a traced process that execs a non-target stays traced */
+  pid_t launch_pid;     /* -- CMD: the launched child, traced from its exec; 0 none */
+  pid_t self_pid;       /* spantap's own pid: never traced, answers the ready ping */
+  unsigned stack_mode;  /* 0 (no stacks) or 1-4, Uscope's modes */
+  unsigned stack_depth; /* 1..SPANTAP_STACK_DEPTH_MAX */
+  unsigned classes;     /* enum spantap_event_class bits */
+  unsigned extras;      /* enum spantap_extra_events bits */
+  bool follow_exec;     /* a traced process that execs a non-target stays traced */
 };
 
 /* Checks OPTS. Returns 0, or -EINVAL with the reason in ERR. */

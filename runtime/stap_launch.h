@@ -18,8 +18,7 @@ struct spantap_stap {
  * stdin on /dev/null. Fills *OUT (close its fds, reap its pid). Returns 0 or
  * -errno with the failing call in ERR. */
 int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld_preload,
-                       const char *script_path, struct spantap_stap *out, char *err,
-                       size_t errlen);
+                       const char *script_path, struct spantap_stap *out, char *err, size_t errlen);
 
 /* Returns the number of events a runtime diagnostic LINE reports lost
  * (stapbpf: "WARNING: lost N perf_events on cpu C"; module runtime: "N

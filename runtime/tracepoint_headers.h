@@ -17,10 +17,10 @@ struct btf;
 struct spantap_tp_index;
 
 struct spantap_tp_stats {
-	unsigned events;   /* DECLARE_TRACE lines written */
-	unsigned skipped;  /* tracepoints written as a comment (no names, > 12 args) */
-	unsigned systems;  /* header files written */
-	unsigned btf_only; /* tracepoints without a tracefs event, put in btf_only.h */
+  unsigned events;   /* DECLARE_TRACE lines written */
+  unsigned skipped;  /* tracepoints written as a comment (no names, > 12 args) */
+  unsigned systems;  /* header files written */
+  unsigned btf_only; /* tracepoints without a tracefs event, put in btf_only.h */
 };
 
 /* Builds the tracepoint index of BTF (every btf_trace_<event> typedef, with the
@@ -46,8 +46,8 @@ const char *spantap_tp_index_name(const struct spantap_tp_index *idx, size_t i);
  * Returns 0; -ENOENT when BTF has no btf_trace_EVENT; -ENOTSUP when the
  * tracepoint cannot be expressed (no parameter names found, too many
  * arguments); -ENOMEM. ERR receives a message on every error. */
-int spantap_tp_declare_trace(const struct spantap_tp_index *idx, const char *event,
-			     char **out, char *err, size_t errlen);
+int spantap_tp_declare_trace(const struct spantap_tp_index *idx, const char *event, char **out,
+                             char *err, size_t errlen);
 
 /* Writes one <system>.h per tracefs system under EVENTS_DIR (for example
  * /sys/kernel/tracing/events) into OUT_DIR (which must exist), plus
@@ -55,7 +55,7 @@ int spantap_tp_declare_trace(const struct spantap_tp_index *idx, const char *eve
  * the same names are replaced. STATS may be NULL.
  * Returns 0 or -errno with a "Failed to ..." message in ERR. */
 int spantap_tp_write_headers(const struct spantap_tp_index *idx, const char *events_dir,
-			     const char *out_dir, struct spantap_tp_stats *stats,
-			     char *err, size_t errlen);
+                             const char *out_dir, struct spantap_tp_stats *stats, char *err,
+                             size_t errlen);
 
 #endif

@@ -58,15 +58,16 @@ static const struct spantap_collector_stats *run(unsigned mode, size_t chunk) {
   struct spantap_store *store;
   char err[512];
   assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
-  struct spantap_collector_opts o = {.live = false, .stack_mode = mode, .stack_depth = 8,
-                                     .batch_records = 3};
+  struct spantap_collector_opts o = {
+      .live = false, .stack_mode = mode, .stack_depth = 8, .batch_records = 3};
   struct spantap_collector *c;
   assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
   size_t len;
   const char *buf = sample(&len);
   for (size_t off = 0; off < len; off += chunk)
     assert_int_equal(spantap_collector_feed(c, buf + off, off + chunk > len ? len - off : chunk,
-                                            err, sizeof err), 0);
+                                            err, sizeof err),
+                     0);
   assert_int_equal(spantap_collector_finish(c, err, sizeof err), 0);
   static struct spantap_collector_stats stats;
   stats = *spantap_collector_stats(c);
@@ -87,34 +88,58 @@ static void test_lineage_and_counts(void **state) {
   assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 5);
   assert_int_equal(query_int("SELECT ppid FROM processes WHERE pid = 11"), 10);
   assert_int_equal(query_int("SELECT exit_status FROM processes WHERE pid = 10"), 768);
-  assert_int_equal(query_int("SELECT count(*) FROM process_events WHERE kind = 'thread' AND other_tid = 12"), 1);
-  assert_int_equal(query_int("SELECT count(*) FROM process_events WHERE kind = 'leave' AND pid = 11"), 1);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM process_events WHERE kind = 'thread' AND other_tid = 12"), 1);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM process_events WHERE kind = 'leave' AND pid = 11"), 1);
   assert_int_equal(query_int("SELECT exit_ns FROM threads WHERE tid = 12"), 180);
   assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE name = 'dup'"), 3);
   assert_int_equal(query_int("SELECT class FROM syscalls WHERE conn_id IS NOT NULL") != -1, 1);
-  assert_int_equal(query_int("SELECT lport FROM connections c JOIN syscalls s ON s.conn_id = c.id"), 8080);
-  assert_int_equal(query_int("SELECT count(*) FROM connections WHERE raddr = '127.0.0.1' AND rport = 40000"), 1);
-  assert_int_equal(query_int("SELECT count(*) FROM tcp_states WHERE new_state = 'CLOSE_WAIT' AND old_state = 'ESTABLISHED'"), 1);
+  assert_int_equal(query_int("SELECT lport FROM connections c JOIN syscalls s ON s.conn_id = c.id"),
+                   8080);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM connections WHERE raddr = '127.0.0.1' AND rport = 40000"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM tcp_states WHERE new_state = 'CLOSE_WAIT' AND "
+                             "old_state = 'ESTABLISHED'"),
+                   1);
 }
 
 static void test_stack_interning_and_modes(void **state) {
   (void)state;
   run(4, 4096);
   /* first two dups share one stack; the third differs in its caller */
-  assert_int_equal(query_int("SELECT count(DISTINCT stack_id) FROM syscalls WHERE name = 'dup'"), 2);
+  assert_int_equal(query_int("SELECT count(DISTINCT stack_id) FROM syscalls WHERE name = 'dup'"),
+                   2);
   /* mode 4 keeps libc and app frames: pc in libc, caller in the app */
-  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 2);
-  assert_int_equal(query_int("SELECT m.path = '/opt/app/server' FROM stacks s JOIN frames f ON f.id = s.app_frame_id"
-                             " JOIN modules m ON m.id = f.module_id LIMIT 1"), 1);
+  assert_int_equal(
+      query_int(
+          "SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"),
+      2);
+  assert_int_equal(
+      query_int(
+          "SELECT m.path = '/opt/app/server' FROM stacks s JOIN frames f ON f.id = s.app_frame_id"
+          " JOIN modules m ON m.id = f.module_id LIMIT 1"),
+      1);
   /* an address in no mapping marks the stack as broken */
-  assert_int_equal(query_int("SELECT flags & 2 FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 160"), 2);
+  assert_int_equal(
+      query_int(
+          "SELECT flags & 2 FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 160"),
+      2);
   run(1, 4096);
   /* mode 1 keeps only the innermost frame in the application's binary */
-  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 1);
-  assert_int_equal(query_int("SELECT f.rel_addr FROM syscalls c JOIN stack_frames sf ON sf.stack_id = c.stack_id"
-                             " JOIN frames f ON f.id = sf.frame_id WHERE c.ts_ns = 110"), 0x1500 - 4096);
+  assert_int_equal(
+      query_int(
+          "SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"),
+      1);
+  assert_int_equal(
+      query_int("SELECT f.rel_addr FROM syscalls c JOIN stack_frames sf ON sf.stack_id = c.stack_id"
+                " JOIN frames f ON f.id = sf.frame_id WHERE c.ts_ns = 110"),
+      0x1500 - 4096);
   run(3, 4096);
-  assert_int_equal(query_int("SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"), 2);
+  assert_int_equal(
+      query_int(
+          "SELECT depth FROM stacks s JOIN syscalls c ON c.stack_id = s.id AND c.ts_ns = 110"),
+      2);
 }
 
 static void test_split_input_is_the_same(void **state) {
@@ -180,7 +205,7 @@ static void test_socket_announced_on_another_cpu(void **state) {
   snprintf(stream, sizeof stream,
            "BEGIN %d 0 bpf\n"
            "EXEC 100 20 20 1 1 0 0 0 0 /usr/sbin/server\n"
-           "NC 300 10 20 22 0 50 5 0 0 777\n"  /* thread 22 reads, first in the stream */
+           "NC 300 10 20 22 0 50 5 0 0 777\n" /* thread 22 reads, first in the stream */
            "SOCK 200 20 777 2 6 8080 41000 0 16777343 0 16777343\n" /* announced by 21 */
            "NC 200 5 20 21 0 40 5 0 0 777\n"
            "NC 400 10 20 22 1 90 5 0 0 777\n"
@@ -193,8 +218,10 @@ static void test_socket_announced_on_another_cpu(void **state) {
   assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
   assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE conn_id IS NULL"), 0);
   assert_int_equal(query_int("SELECT rport FROM connections"), 41000);
-  assert_int_equal(query_int("SELECT count(*) FROM spans WHERE kind = 'server' AND service = 'server'"
-                             " AND bytes_in = 90 AND bytes_out = 90"), 1);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM spans WHERE kind = 'server' AND service = 'server'"
+                " AND bytes_in = 90 AND bytes_out = 90"),
+      1);
 }
 
 int main(void) {

@@ -33,14 +33,14 @@ static void test_orders_within_window(void **state) {
   struct released out = {0};
   struct spantap_reorder *w;
   assert_int_equal(spantap_reorder_new(100, 1000, record_release, &out, &w), 0);
-  push(w, 50, 10);  /* ends 60 */
-  push(w, 10, 20);  /* ends 30: a blocking call that started earlier */
-  push(w, 40, 0);   /* 40 */
+  push(w, 50, 10); /* ends 60 */
+  push(w, 10, 20); /* ends 30: a blocking call that started earlier */
+  push(w, 40, 0);  /* 40 */
   assert_int_equal(out.n, 0);
-  push(w, 135, 0);  /* newest 135: releases up to 35 */
+  push(w, 135, 0); /* newest 135: releases up to 35 */
   assert_int_equal(out.n, 1);
   assert_int_equal(out.ends[0], 30);
-  push(w, 170, 0);  /* releases up to 70 */
+  push(w, 170, 0); /* releases up to 70 */
   assert_int_equal(out.n, 3);
   assert_int_equal(out.ends[1], 40);
   assert_int_equal(out.ends[2], 60);

@@ -30,9 +30,9 @@ static void write_syscalls(struct spantap_store *s, const char *name, int n, int
                            int64_t stack_id, int64_t span_id, int64_t *ts) {
   static const int64_t args[3] = {3, 0, 4096};
   for (int i = 0; i < n; i++, *ts += MS / 100)
-    assert_int_equal(spantap_store_syscall(s, *ts, dur, 100, 101, 0, name, "net", args, 0,
-                                           stack_id, 0, span_id),
-                     0);
+    assert_int_equal(
+        spantap_store_syscall(s, *ts, dur, 100, 101, 0, name, "net", args, 0, stack_id, 0, span_id),
+        0);
 }
 
 static void build_recording(void) {
@@ -40,14 +40,19 @@ static void build_recording(void) {
   char err[512];
   assert_int_equal(spantap_store_open(db, false, &s, err, sizeof err), 0);
   assert_int_equal(spantap_store_meta(s, "events", "default", 0), 0);
-  assert_int_equal(spantap_store_connection(s, 1, 2, 6, "127.0.0.1", 8080, "127.0.0.1", 40000, 1), 0);
-  assert_int_equal(spantap_store_connection(s, 2, 2, 6, "127.0.0.1", 40001, "127.0.0.1", 9090, 2), 0);
-  assert_int_equal(spantap_store_connection(s, 3, 2, 6, "127.0.0.1", 9090, "127.0.0.1", 40001, 3), 0);
-  assert_int_equal(spantap_store_connection(s, 4, 2, 6, "127.0.0.1", 40002, "127.0.0.1", 6379, 4), 0);
+  assert_int_equal(spantap_store_connection(s, 1, 2, 6, "127.0.0.1", 8080, "127.0.0.1", 40000, 1),
+                   0);
+  assert_int_equal(spantap_store_connection(s, 2, 2, 6, "127.0.0.1", 40001, "127.0.0.1", 9090, 2),
+                   0);
+  assert_int_equal(spantap_store_connection(s, 3, 2, 6, "127.0.0.1", 9090, "127.0.0.1", 40001, 3),
+                   0);
+  assert_int_equal(spantap_store_connection(s, 4, 2, 6, "127.0.0.1", 40002, "127.0.0.1", 6379, 4),
+                   0);
   assert_int_equal(spantap_store_connection(s, 5, 10, 6, "::1", 8080, "::1", 50000, 5), 0);
   assert_int_equal(spantap_store_module(s, 1, "/usr/bin/front", "ab12"), 0);
   assert_int_equal(spantap_store_module(s, 2, "/usr/bin/middle", NULL), 0);
-  assert_int_equal(spantap_store_frame(s, 1, 1, 0x1000, "handle_request", 0x10, "/src/front.c", 42), 0);
+  assert_int_equal(spantap_store_frame(s, 1, 1, 0x1000, "handle_request", 0x10, "/src/front.c", 42),
+                   0);
   assert_int_equal(spantap_store_frame(s, 2, 1, 0x2000, "send_reply", 0x8, "/src/front.c", 88), 0);
   assert_int_equal(spantap_store_frame(s, 3, 2, 0x3000, "load_config", 0x4, NULL, 0), 0);
   assert_int_equal(spantap_store_frame(s, 4, 1, 0x4000, "event_loop", 0x2, "/src/front.c", 7), 0);
@@ -60,25 +65,84 @@ static void build_recording(void) {
   /* trace 2, the slow one: 1 front server > 4 cache client (first, off the
    * critical path), 2 middle client > 3 middle server (also reached from 4) */
   struct spantap_span_row sp[] = {
-      {.id = 1, .trace_id = 2, .kind = "server", .pid = 100, .tid = 101, .service = "front",
-       .conn_id = 1, .start_ns = T0, .end_ns = T0 + 10 * MS, .status = "ok", .depth = 0,
-       .critical = 1, .bytes_in = 120, .bytes_out = 4096, .syscalls = 5, .net_ns = 2 * MS,
-       .file_ns = MS, .mem_ns = MS / 4, .offcpu_ns = 4 * MS, .switches = 3, .page_faults = 7,
-       .start_stack_id = 1, .end_stack_id = 2},
-      {.id = 2, .trace_id = 2, .parent_id = 1, .kind = "client", .pid = 100, .tid = 101,
-       .service = "front", .conn_id = 2, .start_ns = T0 + MS, .end_ns = T0 + 9 * MS,
-       .status = "ok", .depth = 1, .critical = 1},
-      {.id = 3, .trace_id = 2, .parent_id = 2, .kind = "server", .pid = 200, .tid = 201,
-       .service = "middle", .conn_id = 3, .start_ns = T0 + 3 * MS / 2,
-       .end_ns = T0 + 17 * MS / 2, .status = "ok", .depth = 2, .critical = 1, .syscalls = 2,
-       .start_stack_id = 3, .end_stack_id = 3},
-      {.id = 4, .trace_id = 2, .parent_id = 1, .kind = "client", .pid = 100, .tid = 102,
-       .service = "front", .conn_id = 4, .start_ns = T0 + MS / 2, .end_ns = T0 + 9 * MS / 10,
-       .status = "ok", .depth = 1, .critical = 0},
+      {.id = 1,
+       .trace_id = 2,
+       .kind = "server",
+       .pid = 100,
+       .tid = 101,
+       .service = "front",
+       .conn_id = 1,
+       .start_ns = T0,
+       .end_ns = T0 + 10 * MS,
+       .status = "ok",
+       .depth = 0,
+       .critical = 1,
+       .bytes_in = 120,
+       .bytes_out = 4096,
+       .syscalls = 5,
+       .net_ns = 2 * MS,
+       .file_ns = MS,
+       .mem_ns = MS / 4,
+       .offcpu_ns = 4 * MS,
+       .switches = 3,
+       .page_faults = 7,
+       .start_stack_id = 1,
+       .end_stack_id = 2},
+      {.id = 2,
+       .trace_id = 2,
+       .parent_id = 1,
+       .kind = "client",
+       .pid = 100,
+       .tid = 101,
+       .service = "front",
+       .conn_id = 2,
+       .start_ns = T0 + MS,
+       .end_ns = T0 + 9 * MS,
+       .status = "ok",
+       .depth = 1,
+       .critical = 1},
+      {.id = 3,
+       .trace_id = 2,
+       .parent_id = 2,
+       .kind = "server",
+       .pid = 200,
+       .tid = 201,
+       .service = "middle",
+       .conn_id = 3,
+       .start_ns = T0 + 3 * MS / 2,
+       .end_ns = T0 + 17 * MS / 2,
+       .status = "ok",
+       .depth = 2,
+       .critical = 1,
+       .syscalls = 2,
+       .start_stack_id = 3,
+       .end_stack_id = 3},
+      {.id = 4,
+       .trace_id = 2,
+       .parent_id = 1,
+       .kind = "client",
+       .pid = 100,
+       .tid = 102,
+       .service = "front",
+       .conn_id = 4,
+       .start_ns = T0 + MS / 2,
+       .end_ns = T0 + 9 * MS / 10,
+       .status = "ok",
+       .depth = 1,
+       .critical = 0},
       /* trace 1, fast and unfinished */
-      {.id = 5, .trace_id = 1, .kind = "server", .pid = 100, .tid = 105, .service = "front",
-       .conn_id = 5, .start_ns = T0 + 20 * MS, .end_ns = T0 + 22 * MS, .status = "unfinished",
-       .depth = 0, .critical = 1},
+      {.id = 5,
+       .trace_id = 1,
+       .kind = "server",
+       .pid = 100,
+       .tid = 105,
+       .service = "front",
+       .conn_id = 5,
+       .start_ns = T0 + 20 * MS,
+       .end_ns = T0 + 22 * MS,
+       .status = "unfinished",
+       .depth = 0,
+       .critical = 1},
   };
   for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++)
     assert_int_equal(spantap_store_span(s, &sp[i]), 0);
@@ -87,20 +151,33 @@ static void build_recording(void) {
   assert_int_equal(spantap_store_span_edge(s, 1, 4, "call"), 0);
   assert_int_equal(spantap_store_span_edge(s, 4, 3, "rpc"), 0);
   struct spantap_trace_row tr[] = {
-      {.id = 1, .root_span_id = 5, .start_ns = T0 + 20 * MS, .end_ns = T0 + 22 * MS, .spans = 1,
-       .depth = 1, .services = "front", .critical_path = "front", .complete = 0},
-      {.id = 2, .root_span_id = 1, .start_ns = T0, .end_ns = T0 + 10 * MS, .spans = 4,
-       .depth = 3, .services = "front, middle", .critical_path = "front > middle",
+      {.id = 1,
+       .root_span_id = 5,
+       .start_ns = T0 + 20 * MS,
+       .end_ns = T0 + 22 * MS,
+       .spans = 1,
+       .depth = 1,
+       .services = "front",
+       .critical_path = "front",
+       .complete = 0},
+      {.id = 2,
+       .root_span_id = 1,
+       .start_ns = T0,
+       .end_ns = T0 + 10 * MS,
+       .spans = 4,
+       .depth = 3,
+       .services = "front, middle",
+       .critical_path = "front > middle",
        .complete = 1},
   };
   for (size_t i = 0; i < 2; i++)
     assert_int_equal(spantap_store_trace(s, &tr[i]), 0);
 
   int64_t ts = T0;
-  write_syscalls(s, "read", 3, MS, 1, 1, &ts);       /* handle_request: 3 ms */
-  write_syscalls(s, "write", 1, MS / 2, 2, 1, &ts);  /* send_reply: 0.7 ms */
+  write_syscalls(s, "read", 3, MS, 1, 1, &ts);      /* handle_request: 3 ms */
+  write_syscalls(s, "write", 1, MS / 2, 2, 1, &ts); /* send_reply: 0.7 ms */
   write_syscalls(s, "read", 1, MS / 5, 2, 1, &ts);
-  write_syscalls(s, "write", 2, 5 * MS, 3, 3, &ts);  /* load_config: 10 ms */
+  write_syscalls(s, "write", 2, 5 * MS, 3, 3, &ts);       /* load_config: 10 ms */
   write_syscalls(s, "epoll_wait", 1, MS / 20, 4, 0, &ts); /* event_loop: 0.13 ms, 4 names */
   write_syscalls(s, "futex", 1, MS / 25, 4, 0, &ts);
   write_syscalls(s, "nanosleep", 1, 3 * MS / 100, 4, 0, &ts);
@@ -175,8 +252,8 @@ static void capture_end(struct capture *c) {
 
 static int run_query(struct capture *c, const char *path, const char *sql,
                      enum spantap_table_format format, unsigned width) {
-  struct spantap_table_opts o = {.format = format, .max_width = width, .decimals = -1,
-                                 .null_text = "NULL", .footer = true};
+  struct spantap_table_opts o = {
+      .format = format, .max_width = width, .decimals = -1, .null_text = "NULL", .footer = true};
   capture_begin(c);
   int rc = spantap_report_query(path, sql, c->f, &o, c->err, sizeof c->err);
   capture_end(c);
@@ -200,8 +277,7 @@ static int run_tree(struct capture *c, int64_t trace_id) {
 }
 
 static int run_stacks(struct capture *c, int64_t limit, int64_t span_id) {
-  struct spantap_stacks_opts o = {.limit = limit, .span_id = span_id,
-                                  .format = SPANTAP_TABLE_TEXT};
+  struct spantap_stacks_opts o = {.limit = limit, .span_id = span_id, .format = SPANTAP_TABLE_TEXT};
   capture_begin(c);
   int rc = spantap_report_stacks(db, c->f, &o, c->err, sizeof c->err);
   capture_end(c);
@@ -272,9 +348,8 @@ static void test_query_text_alignment(void **state) {
 static void test_query_ellipsis(void **state) {
   (void)state;
   struct capture c;
-  assert_int_equal(run_query(&c, db, "SELECT 'abcdefghijklmnop' AS t, 'ok' AS u",
-                             SPANTAP_TABLE_TEXT, 10),
-                   0);
+  assert_int_equal(
+      run_query(&c, db, "SELECT 'abcdefghijklmnop' AS t, 'ok' AS u", SPANTAP_TABLE_TEXT, 10), 0);
   char line[200];
   assert_string_equal(line_n(c.text, 2, line, sizeof line), "abcdefghi\xe2\x80\xa6  ok");
   free(c.text);
@@ -317,9 +392,10 @@ static void test_query_json(void **state) {
 static void test_query_several_statements(void **state) {
   (void)state;
   struct capture c;
-  assert_int_equal(run_query(&c, db, "SELECT count(*) AS spans FROM spans;\n"
-                                     "-- a comment between\n"
-                                     "SELECT kind FROM spans WHERE id = 2;  ",
+  assert_int_equal(run_query(&c, db,
+                             "SELECT count(*) AS spans FROM spans;\n"
+                             "-- a comment between\n"
+                             "SELECT kind FROM spans WHERE id = 2;  ",
                              SPANTAP_TABLE_TEXT, 48),
                    0);
   assert_string_equal(c.text, "spans\n-----\n    5\n(1 row)\n\nkind\n------\nclient\n(1 row)\n");
@@ -341,8 +417,7 @@ static void test_query_read_only(void **state) {
   assert_non_null(strstr(c.text, "seven"));
   assert_null(strstr(c.text, "eight"));
   free(c.text);
-  assert_int_equal(run_query(&c, db, "SELECT count(*) AS n FROM spans", SPANTAP_TABLE_CSV, 48),
-                   0);
+  assert_int_equal(run_query(&c, db, "SELECT count(*) AS n FROM spans", SPANTAP_TABLE_CSV, 48), 0);
   assert_string_equal(c.text, "n\r\n5\r\n");
   free(c.text);
 }
@@ -502,9 +577,20 @@ static void test_tree_tallies(void **state) {
   assert_int_equal(run_tree(&c, 2), 0);
   line_n(c.text, 3, line, sizeof line);
   assert_int_equal(cells_of(line, cells, 20), 15);
-  const char *want[] = {"* 1 server front", "100/101", "127.0.0.1:8080 -> 127.0.0.1:40000",
-                        "0.000", "10.000", "5", "2.000", "1.000", "0.250", "4.000", "120",
-                        "4096", "7", "handle_request+0x10 (front.c:42)",
+  const char *want[] = {"* 1 server front",
+                        "100/101",
+                        "127.0.0.1:8080 -> 127.0.0.1:40000",
+                        "0.000",
+                        "10.000",
+                        "5",
+                        "2.000",
+                        "1.000",
+                        "0.250",
+                        "4.000",
+                        "120",
+                        "4096",
+                        "7",
+                        "handle_request+0x10 (front.c:42)",
                         "send_reply+0x8 (front.c:88)"};
   for (int i = 0; i < 15; i++)
     assert_string_equal(cells[i], want[i]);

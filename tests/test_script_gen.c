@@ -22,9 +22,15 @@ static struct spantap_target targets[] = {
 
 static struct spantap_script_opts base_opts(enum spantap_runtime rt, unsigned mode) {
   static const pid_t pids[] = {4321};
-  return (struct spantap_script_opts){.runtime = rt, .targets = targets, .ntargets = 3,
-                                      .attach_pids = pids, .nattach = 1, .launch_pid = 1234,
-                                      .self_pid = 999, .stack_mode = mode, .stack_depth = 6,
+  return (struct spantap_script_opts){.runtime = rt,
+                                      .targets = targets,
+                                      .ntargets = 3,
+                                      .attach_pids = pids,
+                                      .nattach = 1,
+                                      .launch_pid = 1234,
+                                      .self_pid = 999,
+                                      .stack_mode = mode,
+                                      .stack_depth = 6,
                                       .classes = SPANTAP_DEFAULT_CLASSES,
                                       .extras = SPANTAP_EXTRA_TCP | SPANTAP_EXTRA_SCHED |
                                                 SPANTAP_EXTRA_FAULTS,

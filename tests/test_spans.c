@@ -92,24 +92,41 @@ static struct spantap_span_engine *engine(struct capture *c) {
 
 /* The two ends of a loopback connection between ports A (local) and B. */
 static struct spantap_endpoints ends(int lport, int rport) {
-  return (struct spantap_endpoints){.family = 2, .proto = 6, .lport = lport, .rport = rport,
-                                    .laddr_lo = 0x0100007f, .raddr_lo = 0x0100007f};
+  return (struct spantap_endpoints){.family = 2,
+                                    .proto = 6,
+                                    .lport = lport,
+                                    .rport = rport,
+                                    .laddr_lo = 0x0100007f,
+                                    .raddr_lo = 0x0100007f};
 }
 
 static void sock_call(struct spantap_span_engine *s, int64_t ts, int64_t dur, int64_t pid,
                       int64_t tid, const char *name, int64_t ret, uint64_t sock, int lport,
                       int rport) {
-  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = ts, .dur = dur, .pid = pid,
-                            .tid = tid, .nr = spantap_syscall_by_name(name), .ret = ret,
-                            .class_name = "net", .sock = sock, .conn_id = (int64_t)sock,
-                            .ends = ends(lport, rport), .stack_id = ts};
+  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL,
+                            .ts = ts,
+                            .dur = dur,
+                            .pid = pid,
+                            .tid = tid,
+                            .nr = spantap_syscall_by_name(name),
+                            .ret = ret,
+                            .class_name = "net",
+                            .sock = sock,
+                            .conn_id = (int64_t)sock,
+                            .ends = ends(lport, rport),
+                            .stack_id = ts};
   assert_int_equal(spantap_span_engine_event(s, &e), 0);
 }
 
 static void plain_call(struct spantap_span_engine *s, int64_t ts, int64_t dur, int64_t pid,
                        int64_t tid, const char *name, const char *cls) {
-  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = ts, .dur = dur, .pid = pid,
-                            .tid = tid, .nr = spantap_syscall_by_name(name), .class_name = cls};
+  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL,
+                            .ts = ts,
+                            .dur = dur,
+                            .pid = pid,
+                            .tid = tid,
+                            .nr = spantap_syscall_by_name(name),
+                            .class_name = cls};
   assert_int_equal(spantap_span_engine_event(s, &e), 0);
 }
 
@@ -121,14 +138,18 @@ static void other_event(struct spantap_span_engine *s, enum spantap_event_kind k
 
 static void fork_event(struct spantap_span_engine *s, int64_t ts, int64_t pid, int64_t tid,
                        int64_t child_pid, int64_t child_tid) {
-  struct spantap_event e = {.kind = SPANTAP_EV_FORK, .ts = ts, .pid = pid, .tid = tid,
-                            .child_pid = child_pid, .child_tid = child_tid};
+  struct spantap_event e = {.kind = SPANTAP_EV_FORK,
+                            .ts = ts,
+                            .pid = pid,
+                            .tid = tid,
+                            .child_pid = child_pid,
+                            .child_tid = child_tid};
   assert_int_equal(spantap_span_engine_event(s, &e), 0);
 }
 
 static void tcp_close(struct spantap_span_engine *s, int64_t ts, int64_t pid, uint64_t sock) {
-  struct spantap_event e = {.kind = SPANTAP_EV_TCPSTATE, .ts = ts, .pid = pid, .tid = pid,
-                            .sock = sock, .state = 7};
+  struct spantap_event e = {
+      .kind = SPANTAP_EV_TCPSTATE, .ts = ts, .pid = pid, .tid = pid, .sock = sock, .state = 7};
   assert_int_equal(spantap_span_engine_event(s, &e), 0);
 }
 
@@ -271,11 +292,11 @@ static void test_cross_process_trace(void **state) {
   (void)state;
   struct capture c;
   struct spantap_span_engine *s = engine(&c);
-  sock_call(s, 100, 10, 100, 101, "read", 100, 0xe1, 8080, 40000);     /* client -> front */
-  sock_call(s, 120, 5, 100, 101, "connect", 0, 0xe2, 50001, 8081);    /* front -> middle */
+  sock_call(s, 100, 10, 100, 101, "read", 100, 0xe1, 8080, 40000); /* client -> front */
+  sock_call(s, 120, 5, 100, 101, "connect", 0, 0xe2, 50001, 8081); /* front -> middle */
   sock_call(s, 130, 5, 100, 101, "write", 20, 0xe2, 50001, 8081);
-  sock_call(s, 140, 5, 200, 201, "read", 20, 0xe3, 8081, 50001);      /* middle gets it */
-  sock_call(s, 150, 5, 200, 201, "write", 10, 0xe4, 50002, 8082);     /* middle -> store */
+  sock_call(s, 140, 5, 200, 201, "read", 20, 0xe3, 8081, 50001);  /* middle gets it */
+  sock_call(s, 150, 5, 200, 201, "write", 10, 0xe4, 50002, 8082); /* middle -> store */
   sock_call(s, 160, 5, 300, 301, "read", 10, 0xe5, 8082, 50002);
   plain_call(s, 170, 50, 300, 301, "fsync", "file");
   sock_call(s, 230, 5, 300, 301, "write", 30, 0xe5, 8082, 50002);
@@ -289,8 +310,8 @@ static void test_cross_process_trace(void **state) {
   assert_int_equal(c.ntraces, 1);
   assert_int_equal(c.nspans, 5);
   const struct spantap_span_row *front = span_by_id(&c, 1), *call1 = span_by_id(&c, 2),
-                                 *middle = span_by_id(&c, 3), *call2 = span_by_id(&c, 4),
-                                 *store = span_by_id(&c, 5);
+                                *middle = span_by_id(&c, 3), *call2 = span_by_id(&c, 4),
+                                *store = span_by_id(&c, 5);
   assert_int_equal(front->parent_id, 0);
   assert_int_equal(call1->parent_id, 1);
   assert_int_equal(middle->parent_id, 2);
@@ -420,10 +441,20 @@ static void test_v4_mapped_join(void **state) {
   struct spantap_span_engine *s = engine(&c);
   sock_call(s, 100, 10, 100, 101, "read", 10, 0x41, 8080, 40000);
   sock_call(s, 120, 5, 100, 101, "write", 10, 0x42, 50001, 8081);
-  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL, .ts = 130, .dur = 5, .pid = 200,
-                            .tid = 201, .nr = spantap_syscall_by_name("read"), .ret = 10,
-                            .class_name = "net", .sock = 0x43, .conn_id = 0x43,
-                            .ends = {.family = 10, .proto = 6, .lport = 8081, .rport = 50001,
+  struct spantap_event e = {.kind = SPANTAP_EV_SYSCALL,
+                            .ts = 130,
+                            .dur = 5,
+                            .pid = 200,
+                            .tid = 201,
+                            .nr = spantap_syscall_by_name("read"),
+                            .ret = 10,
+                            .class_name = "net",
+                            .sock = 0x43,
+                            .conn_id = 0x43,
+                            .ends = {.family = 10,
+                                     .proto = 6,
+                                     .lport = 8081,
+                                     .rport = 50001,
                                      .laddr_hi = (int64_t)(0xffff0000ULL | (0x0100007fULL << 32)),
                                      .raddr_hi = (int64_t)(0xffff0000ULL | (0x0100007fULL << 32))}};
   assert_int_equal(spantap_span_engine_event(s, &e), 0);
@@ -506,11 +537,11 @@ static void test_next_request_does_not_join_finished_exchange(void **state) {
   (void)state;
   struct capture c;
   struct spantap_span_engine *s = engine(&c);
-  sock_call(s, 10, 5, 200, 201, "write", 20, 0x81, 34722, 8082);  /* call 1: span 1 */
-  sock_call(s, 20, 5, 300, 301, "read", 20, 0x82, 8082, 34722);   /* store: span 2 */
+  sock_call(s, 10, 5, 200, 201, "write", 20, 0x81, 34722, 8082); /* call 1: span 1 */
+  sock_call(s, 20, 5, 300, 301, "read", 20, 0x82, 8082, 34722);  /* store: span 2 */
   sock_call(s, 30, 5, 300, 301, "write", 30, 0x82, 8082, 34722);
-  sock_call(s, 40, 5, 200, 201, "read", 30, 0x81, 34722, 8082);   /* call 1 has its reply */
-  sock_call(s, 95, 10, 300, 301, "read", 20, 0x82, 8082, 34722);  /* store reads call 2: ends 105 */
+  sock_call(s, 40, 5, 200, 201, "read", 30, 0x81, 34722, 8082);  /* call 1 has its reply */
+  sock_call(s, 95, 10, 300, 301, "read", 20, 0x82, 8082, 34722); /* store reads call 2: ends 105 */
   sock_call(s, 100, 10, 200, 201, "write", 20, 0x81, 34722, 8082); /* call 2 sent: ends 110 */
   sock_call(s, 120, 5, 300, 301, "write", 30, 0x82, 8082, 34722);
   sock_call(s, 130, 5, 200, 201, "read", 30, 0x81, 34722, 8082);
@@ -523,11 +554,16 @@ static void test_next_request_does_not_join_finished_exchange(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keep_alive),         cmocka_unit_test(test_pipelined),
-      cmocka_unit_test(test_event_loop),         cmocka_unit_test(test_thread_pool),
-      cmocka_unit_test(test_cross_process_trace), cmocka_unit_test(test_critical_path),
-      cmocka_unit_test(test_fork_state),         cmocka_unit_test(test_inconsistent_input),
-      cmocka_unit_test(test_no_response),        cmocka_unit_test(test_v4_mapped_join),
+      cmocka_unit_test(test_keep_alive),
+      cmocka_unit_test(test_pipelined),
+      cmocka_unit_test(test_event_loop),
+      cmocka_unit_test(test_thread_pool),
+      cmocka_unit_test(test_cross_process_trace),
+      cmocka_unit_test(test_critical_path),
+      cmocka_unit_test(test_fork_state),
+      cmocka_unit_test(test_inconsistent_input),
+      cmocka_unit_test(test_no_response),
+      cmocka_unit_test(test_v4_mapped_join),
       cmocka_unit_test(test_event_loop_deferred_connect),
       cmocka_unit_test(test_loss_marks_open_spans),
       cmocka_unit_test(test_server_read_returns_before_client_write),

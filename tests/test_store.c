@@ -86,7 +86,8 @@ static void test_rows_roundtrip(void **state) {
   assert_int_equal(spantap_store_frame(s, 2, 1, 0x1300, "main", 0x9, NULL, 0), 0);
   int64_t frames[] = {1, 2};
   assert_int_equal(spantap_store_stack(s, 1, frames, 2, 0, 1), 0);
-  assert_int_equal(spantap_store_connection(s, 1, 2, 6, "127.0.0.1", 5000, "127.0.0.1", 40000, 0xffff), 0);
+  assert_int_equal(
+      spantap_store_connection(s, 1, 2, 6, "127.0.0.1", 5000, "127.0.0.1", 40000, 0xffff), 0);
   int64_t args[3] = {3, -1, 0};
   assert_int_equal(spantap_store_syscall(s, 100, 50, 7, 8, 0, "read", "net", args, 10, 1, 1, 0), 0);
   assert_int_equal(spantap_store_tcp_state(s, 120, 7, 8, 1, 1, 4, 1), 0);
@@ -99,7 +100,8 @@ static void test_rows_roundtrip(void **state) {
   assert_int_equal(query_int("SELECT line FROM stack_text WHERE stack_id = 1 AND idx = 0"), 42);
   assert_int_equal(query_int("SELECT count(*) FROM tcp_states WHERE new_state = 'FIN_WAIT1'"), 1);
   assert_int_equal(query_int("SELECT count(*) FROM events"), 3);
-  assert_int_equal(query_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
 static void test_committed_batches_survive(void **state) {
@@ -108,12 +110,15 @@ static void test_committed_batches_survive(void **state) {
   char err[512];
   int64_t args[3] = {0, 0, 0};
   assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
-  assert_int_equal(spantap_store_syscall(s, 1, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0), 0);
+  assert_int_equal(spantap_store_syscall(s, 1, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0),
+                   0);
   assert_int_equal(spantap_store_commit(s, err, sizeof err), 0);
-  assert_int_equal(spantap_store_syscall(s, 2, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0), 0);
+  assert_int_equal(spantap_store_syscall(s, 2, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0),
+                   0);
   spantap_store_destroy(s); /* as if the process died: the open batch is lost */
   assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 1);
-  assert_int_equal(query_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+  assert_int_equal(
+      query_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
   spantap_store_destroy(NULL);
 }
 

@@ -83,18 +83,18 @@ static void test_every_script_record_roundtrips(void **state) {
 static void test_malformed(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "",                                 /* empty */
-      "XYZ 1 2",                          /* unknown tag */
-      "SC 1 2 3",                         /* too few fields */
-      "SC 1 2 3 4 5 6 7 8 x",             /* not an integer */
-      "SC 1 2 3 4 5 6 7 8 9 junk",        /* trailing garbage */
-      "SC 1 2 3 4 5 6 7 8 99999999999999999999", /* overflow */
-      "SC 1 2 3 4 5 6 7 8 9 @x",          /* bad stack flags */
-      "SC 1 2 3 4 5 6 7 8 9 @0,zz",       /* bad frame */
+      "",                                          /* empty */
+      "XYZ 1 2",                                   /* unknown tag */
+      "SC 1 2 3",                                  /* too few fields */
+      "SC 1 2 3 4 5 6 7 8 x",                      /* not an integer */
+      "SC 1 2 3 4 5 6 7 8 9 junk",                 /* trailing garbage */
+      "SC 1 2 3 4 5 6 7 8 99999999999999999999",   /* overflow */
+      "SC 1 2 3 4 5 6 7 8 9 @x",                   /* bad stack flags */
+      "SC 1 2 3 4 5 6 7 8 9 @0,zz",                /* bad frame */
       "SC 1 2 3 4 5 6 7 8 9 @0,11111111111111111", /* frame over 64 bits */
-      "EXEC 1 2 3 4 5 6 7 8 9",           /* missing text */
-      "SC  1 2 3 4 5 6 7 8 9",            /* double space */
-      "SC 1 2 3 4 5 6 7 8 -",             /* lone sign */
+      "EXEC 1 2 3 4 5 6 7 8 9",                    /* missing text */
+      "SC  1 2 3 4 5 6 7 8 9",                     /* double space */
+      "SC 1 2 3 4 5 6 7 8 -",                      /* lone sign */
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct spantap_record r;
@@ -119,9 +119,12 @@ static void test_not_nul_terminated(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_syscall_with_stack),   cmocka_unit_test(test_stack_is_optional),
-      cmocka_unit_test(test_text_records),         cmocka_unit_test(test_every_script_record_roundtrips),
-      cmocka_unit_test(test_malformed),            cmocka_unit_test(test_not_nul_terminated),
+      cmocka_unit_test(test_syscall_with_stack),
+      cmocka_unit_test(test_stack_is_optional),
+      cmocka_unit_test(test_text_records),
+      cmocka_unit_test(test_every_script_record_roundtrips),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_not_nul_terminated),
   };
   return cmocka_run_group_tests_name("stream_parse", tests, NULL, NULL);
 }

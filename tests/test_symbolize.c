@@ -63,7 +63,8 @@ static void test_chain_functions_and_lines(void **state) {
     /* and as an absolute address in a PIE mapping at 0x555555554000 */
     struct spantap_symbol abs;
     assert_int_equal(spantap_symbolizer_lookup(s, CHAIN_APP, 0x555555554000ULL, 0,
-                                               0x555555554000ULL + a + 10, true, &abs), 0);
+                                               0x555555554000ULL + a + 10, true, &abs),
+                     0);
     assert_string_equal(abs.function, names[i]);
     assert_int_equal(abs.rel_addr, a + 10);
     assert_int_equal(abs.offset, 10);
@@ -71,7 +72,8 @@ static void test_chain_functions_and_lines(void **state) {
     /* the text mapping as the kernel makes it: page of the PT_LOAD, its offset */
     uint64_t page = a & ~0xfffULL;
     assert_int_equal(spantap_symbolizer_lookup(s, CHAIN_APP, 0x555555554000ULL + page, page,
-                                               0x555555554000ULL + a + 10, true, &abs), 0);
+                                               0x555555554000ULL + a + 10, true, &abs),
+                     0);
     assert_string_equal(abs.function, names[i]);
     assert_int_equal(abs.rel_addr, a + 10);
     /* not a return address: the line of the instruction itself, same function */
@@ -199,18 +201,21 @@ static void test_libc_as_mapped(void **state) {
   assert_true(m.start != 0);
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym;
-  assert_int_equal(spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target, false, &sym), 0);
+  assert_int_equal(spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target, false, &sym),
+                   0);
   assert_non_null(strstr(sym.function, "dup"));
   assert_int_equal(sym.offset, 0);
   /* repeated lookups give the same answer */
   for (int i = 0; i < 100; i++) {
     struct spantap_symbol again;
-    assert_int_equal(spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target, false, &again), 0);
+    assert_int_equal(
+        spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target, false, &again), 0);
     assert_memory_equal(&again, &sym, sizeof sym);
   }
   /* as a return address just past its start, still the same function */
   struct spantap_symbol ret;
-  assert_int_equal(spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target + 4, true, &ret), 0);
+  assert_int_equal(spantap_symbolizer_lookup(s, m.path, m.start, m.pgoff, m.target + 4, true, &ret),
+                   0);
   assert_string_equal(ret.function, sym.function);
   assert_int_equal(ret.offset, 4);
   assert_int_equal(strlen(ret.build_id), 40);
@@ -222,7 +227,8 @@ static void test_errors(void **state) {
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym;
   char bid[41];
-  assert_int_equal(spantap_symbolizer_lookup_rel(s, "/nonexistent/module", 0x10, false, &sym), -ENOENT);
+  assert_int_equal(spantap_symbolizer_lookup_rel(s, "/nonexistent/module", 0x10, false, &sym),
+                   -ENOENT);
   assert_non_null(strstr(spantap_symbolizer_last_error(s), "/nonexistent/module"));
   char path[] = "/tmp/spantap-not-elf-XXXXXX";
   int fd = mkstemp(path);
@@ -233,11 +239,14 @@ static void test_errors(void **state) {
   assert_int_equal(spantap_module_build_id(s, path, bid), -EINVAL);
   assert_string_equal(bid, "");
   /* failures are cached and still named */
-  assert_int_equal(spantap_symbolizer_lookup_rel(s, "/nonexistent/module", 0x10, false, &sym), -ENOENT);
+  assert_int_equal(spantap_symbolizer_lookup_rel(s, "/nonexistent/module", 0x10, false, &sym),
+                   -ENOENT);
   assert_non_null(strstr(spantap_symbolizer_last_error(s), "/nonexistent/module"));
   unlink(path);
   /* an address past every loadable segment */
-  assert_int_equal(spantap_symbolizer_lookup(s, CHAIN_APP, 0x1000, 0, 0x1000 + (1ULL << 40), false, &sym), -EINVAL);
+  assert_int_equal(
+      spantap_symbolizer_lookup(s, CHAIN_APP, 0x1000, 0, 0x1000 + (1ULL << 40), false, &sym),
+      -EINVAL);
   spantap_symbolizer_destroy(s);
   spantap_symbolizer_destroy(NULL);
 }

@@ -22,6 +22,8 @@
 /* Bumped whenever a record gains, loses or reorders a field. */
 #define SPANTAP_RECORD_FORMAT_VERSION 2
 
+/* The tables are laid out by hand, one record per block. */
+/* clang-format off */
 /* Field lists: F(record, field). Field names double as the names of the
  * SystemTap locals that hold their values when a template emits a record. */
 #define SPANTAP_FIELDS_BEGIN(F) F(BEGIN, format_version) F(BEGIN, script_pid)
@@ -121,6 +123,7 @@ enum { SPANTAP_FIELDS_MAPPING(SPANTAP_FIELD_ENUM) SPANTAP_MAPPING__COUNT };
 enum { SPANTAP_FIELDS_LOST(SPANTAP_FIELD_ENUM) SPANTAP_LOST__COUNT };
 enum { SPANTAP_FIELDS_END(SPANTAP_FIELD_ENUM) SPANTAP_END__COUNT };
 #undef SPANTAP_FIELD_ENUM
+/* clang-format on */
 
 /* The netcall fields line up with the syscall fields they extend. */
 _Static_assert((int)SPANTAP_NETCALL_arg2 == (int)SPANTAP_SYSCALL_arg2, "NC extends SC");

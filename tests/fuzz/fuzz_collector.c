@@ -42,8 +42,8 @@ static void make_temp_store_path(void) {
     tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   snprintf(dir, sizeof dir, "%s/spantap-fuzz-XXXXXX", tmp);
   if (!mkdtemp(dir)) {
-    fprintf(stderr, "fuzz_collector: Failed to create temporary directory: path=%s errno=%s\n",
-            dir, strerror(errno));
+    fprintf(stderr, "fuzz_collector: Failed to create temporary directory: path=%s errno=%s\n", dir,
+            strerror(errno));
     abort();
   }
   snprintf(db_path, sizeof db_path, "%s/fuzz.db", dir);
