@@ -17,7 +17,7 @@
 #include <sqlite3.h>
 
 #include "cli/commands.h"
-#include "cli/table_print.h"
+#include "reports/table_print.h"
 
 static const char demo_usage[] =
     "Usage: spantap demo [OPTIONS]\n"

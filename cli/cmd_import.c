@@ -10,7 +10,7 @@
 
 #include "cli/commands.h"
 #include "collector/collector.h"
-#include "collector/summary.h"
+#include "reports/summary.h"
 
 static const char import_usage[] =
     "Usage: spantap import [OPTIONS] STREAM\n"

@@ -20,7 +20,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "collector/collector.h"
-#include "collector/summary.h"
+#include "reports/summary.h"
 #include "runtime/machine_setup.h"
 #include "runtime/stap_launch.h"
 #include "runtime/targets.h"

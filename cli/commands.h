@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/table_print.h"
+#include "reports/table_print.h"
 
 int spantap_cmd_record(int argc, char **argv);
 int spantap_cmd_script(int argc, char **argv);

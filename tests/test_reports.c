@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 #include "cli/commands.h"
-#include "cli/table_print.h"
+#include "reports/table_print.h"
 #include "collector/store.h"
 
 static char dir[64], db[128], empty_db[128], foreign_db[128], garbage[128], missing[128];

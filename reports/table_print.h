@@ -1,8 +1,8 @@
 /* Tabular output of spantap's read commands: an aligned text table, CSV
  * (RFC 4180) or a JSON array of objects, fed row by row or straight from an
  * SQLite statement. Text is buffered to size the columns; CSV and JSON stream. */
-#ifndef SPANTAP_CLI_TABLE_PRINT_H
-#define SPANTAP_CLI_TABLE_PRINT_H
+#ifndef SPANTAP_REPORTS_TABLE_PRINT_H
+#define SPANTAP_REPORTS_TABLE_PRINT_H
 
 #include <stdbool.h>
 #include <stddef.h>

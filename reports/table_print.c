@@ -2,7 +2,7 @@
  * right-aligned, long text cut with an ellipsis), CSV after RFC 4180 (CRLF line
  * ends, fields with a comma, quote or line break quoted, quotes doubled) and JSON
  * (an array of objects keyed by column name, one object a line). */
-#include "cli/table_print.h"
+#include "reports/table_print.h"
 
 #include <errno.h>
 #include <math.h>

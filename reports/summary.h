@@ -1,7 +1,7 @@
 /* Recording summary: what a user sees when recording ends, read back from the
  * database so that it reports exactly what was stored. */
-#ifndef SPANTAP_SUMMARY_H
-#define SPANTAP_SUMMARY_H
+#ifndef SPANTAP_REPORTS_SUMMARY_H
+#define SPANTAP_REPORTS_SUMMARY_H
 
 #include <stddef.h>
 #include <stdio.h>

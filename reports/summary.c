@@ -1,5 +1,5 @@
 /* Recording summary, computed with SQL over the stored recording. */
-#include "collector/summary.h"
+#include "reports/summary.h"
 
 #include <errno.h>
 #include <stdbool.h>
