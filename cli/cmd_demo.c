@@ -2,7 +2,6 @@
  * under their load generator, scores the derived spans against the services'
  * own ground truth, and shows the traces. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -16,8 +15,12 @@
 
 #include <sqlite3.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
-#include "reports/table_print.h"
+#include "common/self_path.h"
+#include "reports/recording.h"
+#include "reports/traces.h"
+#include "reports/tree.h"
 
 static const char demo_usage[] =
     "Usage: spantap demo [OPTIONS]\n"
@@ -34,34 +37,23 @@ static const char demo_usage[] =
     "  -c, --concurrency C    ab's keep-alive connections (default 8)\n"
     "  -o, --output FILE      the database (default demo.db; replaced if it exists)\n"
     "  -t, --truth DIR        where the services' ground truth goes (default demo-truth)\n"
-    "  -s, --stack-mode M     stack mode 1-4 (default 1: the application call site)\n"
+    "  -s, --stack-mode M     stack mode 0-4 (default 1: the application call site)\n"
     "\n"
     "Then ask your own questions, e.g.:\n"
     "  spantap query demo.db \"SELECT * FROM slow_vs_fast\"\n"
     "  spantap stacks demo.db\n";
 
 struct demo_opts {
-  const char *requests, *concurrency, *output, *truth, *stack_mode;
+  unsigned requests, concurrency, stack_mode;
+  const char *output, *truth;
 };
-
-/* The directory of this spantap binary (the build tree, or the install's bin). */
-static int self_dir(char *dir, size_t len) {
-  ssize_t n = readlink("/proc/self/exe", dir, len - 1);
-  if (n <= 0)
-    return -errno;
-  dir[n] = '\0';
-  char *slash = strrchr(dir, '/');
-  if (slash)
-    *slash = '\0';
-  return 0;
-}
 
 /* Finds FILE (e.g. "demo/run.sh") in the build tree of this binary, then in the
  * source tree it was configured from. Returns 0 with the path in OUT, or -ENOENT. */
 static int find_demo_file(const char *file, char *out, size_t len) {
   char dir[PATH_MAX];
-  if (self_dir(dir, sizeof dir) == 0 && (size_t)snprintf(out, len, "%s/%s", dir, file) < len &&
-      access(out, X_OK) == 0)
+  if (spantap_self_dir(dir, sizeof dir) == 0 &&
+      (size_t)snprintf(out, len, "%s/%s", dir, file) < len && access(out, X_OK) == 0)
     return 0;
   if ((size_t)snprintf(out, len, "%s/%s", SPANTAP_SRCDIR, file) >= len)
     return -ENAMETOOLONG;
@@ -82,9 +74,11 @@ static pid_t start_recording(const struct demo_opts *o, int *err_fd) {
     dup2(fds[1], STDERR_FILENO);
     dup2(fds[1], STDOUT_FILENO);
     close(fds[1]);
-    execl("/proc/self/exe", "spantap", "record", "--force", "-o", o->output, "--stack-mode",
-          o->stack_mode, "--events", "default,file", "--binary", "demo_front", "--binary",
-          "demo_middle", "--binary", "demo_store", "--duration", "3600", (char *)NULL);
+    char mode[16];
+    snprintf(mode, sizeof mode, "%u", o->stack_mode);
+    execl("/proc/self/exe", "spantap", "record", "--force", "-o", o->output, "--stack-mode", mode,
+          "--events", "default,file", "--binary", "demo_front", "--binary", "demo_middle",
+          "--binary", "demo_store", "--duration", "3600", (char *)NULL);
     _exit(127);
   }
   close(fds[1]);
@@ -139,52 +133,34 @@ static int run_wait(char *const argv[]) {
 }
 
 int spantap_cmd_demo(int argc, char **argv) {
-  static const struct option longopts[] = {{"requests", required_argument, 0, 'n'},
-                                           {"concurrency", required_argument, 0, 'c'},
-                                           {"output", required_argument, 0, 'o'},
-                                           {"truth", required_argument, 0, 't'},
-                                           {"stack-mode", required_argument, 0, 's'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
-  struct demo_opts o = {"2000", "8", "demo.db", "demo-truth", "1"};
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "n:c:o:t:s:h", longopts, NULL)) != -1) {
-    switch (c) {
-      case 'n':
-      case 'c':
-        if (!*optarg || strspn(optarg, "0123456789") != strlen(optarg) || atol(optarg) < 1) {
-          fprintf(stderr, "spantap demo: --%s needs a positive number, got '%s'\n",
-                  c == 'n' ? "requests" : "concurrency", optarg);
-          return SPANTAP_EXIT_USAGE;
-        }
-        *(c == 'n' ? &o.requests : &o.concurrency) = optarg;
-        break;
-      case 'o':
-        o.output = optarg;
-        break;
-      case 't':
-        o.truth = optarg;
-        break;
-      case 's':
-        if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '4') {
-          fprintf(stderr, "spantap demo: invalid --stack-mode '%s' (1-4)\n", optarg);
-          return SPANTAP_EXIT_USAGE;
-        }
-        o.stack_mode = optarg;
-        break;
-      case 'h':
-        fputs(demo_usage, stdout);
-        return SPANTAP_EXIT_OK;
-      default:
-        fputs(demo_usage, stderr);
-        return SPANTAP_EXIT_USAGE;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "spantap demo: unexpected argument '%s'\n\n%s", argv[optind], demo_usage);
+  struct demo_opts o = {.requests = 2000,
+                        .concurrency = 8,
+                        .stack_mode = 1,
+                        .output = "demo.db",
+                        .truth = "demo-truth"};
+  const struct spantap_opt opts[] = {
+      {.name = "requests",
+       .letter = 'n',
+       .kind = SPANTAP_OPT_UINT,
+       .dest = &o.requests,
+       .min = 1,
+       .max = INT_MAX},
+      {.name = "concurrency",
+       .letter = 'c',
+       .kind = SPANTAP_OPT_UINT,
+       .dest = &o.concurrency,
+       .min = 1,
+       .max = INT_MAX},
+      SPANTAP_OPT_OUTPUT(&o.output),
+      {.name = "truth", .letter = 't', .kind = SPANTAP_OPT_STRING, .dest = &o.truth},
+      SPANTAP_OPT_STACK_MODE(&o.stack_mode, NULL),
+  };
+  const struct spantap_cmdline cl = SPANTAP_CMDLINE("demo", demo_usage, opts);
+  int first, exit;
+  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
+    return exit;
+  if (!spantap_args_operands(&cl, argc, first, 0, "takes no operand (see --help)"))
     return SPANTAP_EXIT_USAGE;
-  }
   char run_sh[PATH_MAX], accuracy[PATH_MAX];
   if (find_demo_file("demo/run.sh", run_sh, sizeof run_sh) < 0 ||
       find_demo_file("demo/spantap-accuracy", accuracy, sizeof accuracy) < 0) {
@@ -200,7 +176,7 @@ int spantap_cmd_demo(int argc, char **argv) {
   }
   /* run.sh finds the services in the build tree named by top_builddir */
   char dir[PATH_MAX];
-  if (self_dir(dir, sizeof dir) == 0)
+  if (spantap_self_dir(dir, sizeof dir) == 0)
     setenv("top_builddir", dir, 0);
 
   int rec_fd;
@@ -217,10 +193,12 @@ int spantap_cmd_demo(int argc, char **argv) {
     fprintf(stderr, "spantap demo: the recording did not start (its output is above)\n");
     return SPANTAP_EXIT_FAIL;
   }
-  fprintf(stderr, "spantap demo: running the services under ab: %s requests, %s connections\n",
+  fprintf(stderr, "spantap demo: running the services under ab: %u requests, %u connections\n",
           o.requests, o.concurrency);
-  char *run_argv[] = {run_sh,          "-n", (char *)o.requests, "-c", (char *)o.concurrency, "-o",
-                      (char *)o.truth, NULL};
+  char requests[16], concurrency[16];
+  snprintf(requests, sizeof requests, "%u", o.requests);
+  snprintf(concurrency, sizeof concurrency, "%u", o.concurrency);
+  char *run_argv[] = {run_sh, "-n", requests, "-c", concurrency, "-o", (char *)o.truth, NULL};
   int run_rc = run_wait(run_argv);
   kill(rec, SIGINT);
   /* the recorder's summary follows */

@@ -1,13 +1,13 @@
 /* `spantap import` and `spantap summary`: store a saved record stream, and
  * print a stored recording's summary. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "collector/collector.h"
 #include "reports/summary.h"
@@ -22,7 +22,7 @@ static const char import_usage[] =
     "  -o, --output FILE      the database (default trace.db); created mode 0600\n"
     "  -f, --force            replace FILE if it exists\n"
     "  -s, --stack-mode M     frame selection (0-4, default: as recorded, else 1)\n"
-    "  -d, --stack-depth S    frame budget (1-64, default 8)\n"
+    "  -d, --stack-depth S    frame budget (1-32, default 8)\n"
     "\n"
     "Example:\n"
     "  spantap import run.stream -o run.db\n";
@@ -37,53 +37,22 @@ static int import_failed(const char *output, const char *err) {
 }
 
 int spantap_cmd_import(int argc, char **argv) {
-  static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
-                                           {"force", no_argument, 0, 'f'},
-                                           {"stack-mode", required_argument, 0, 's'},
-                                           {"stack-depth", required_argument, 0, 'd'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
   const char *output = "trace.db";
-  bool force = false;
-  unsigned mode = 1, depth = 8;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "o:fs:d:h", longopts, NULL)) != -1) {
-    switch (c) {
-      case 'o':
-        output = optarg;
-        break;
-      case 'f':
-        force = true;
-        break;
-      case 's':
-        mode = (unsigned)atoi(optarg);
-        if (mode > 4 || strspn(optarg, "0123456789") != strlen(optarg)) {
-          fprintf(stderr, "spantap import: invalid --stack-mode '%s' (0-4)\n", optarg);
-          return SPANTAP_EXIT_USAGE;
-        }
-        break;
-      case 'd':
-        depth = (unsigned)atoi(optarg);
-        if (depth < 1 || depth > SPANTAP_MAX_FRAMES) {
-          fprintf(stderr, "spantap import: invalid --stack-depth '%s' (1-%d)\n", optarg,
-                  SPANTAP_MAX_FRAMES);
-          return SPANTAP_EXIT_USAGE;
-        }
-        break;
-      case 'h':
-        fputs(import_usage, stdout);
-        return SPANTAP_EXIT_OK;
-      default:
-        fprintf(stderr, "Try 'spantap import --help'.\n");
-        return SPANTAP_EXIT_USAGE;
-    }
-  }
-  if (optind != argc - 1) {
-    fprintf(stderr, "spantap import: give exactly one STREAM file\nTry 'spantap import --help'.\n");
+  bool force = false, has_mode = false;
+  unsigned mode = 0, depth = 8; /* mode: as recorded unless --stack-mode is given */
+  const struct spantap_opt opts[] = {SPANTAP_OPT_OUTPUT(&output), SPANTAP_OPT_FORCE(&force),
+                                     SPANTAP_OPT_STACK_MODE(&mode, &has_mode),
+                                     SPANTAP_OPT_STACK_DEPTH(&depth)};
+  const struct spantap_cmdline cl = SPANTAP_CMDLINE("import", import_usage, opts);
+  int first, exit;
+  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
+    return exit;
+  if (!spantap_args_operands(&cl, argc, first, 1, "give exactly one STREAM file"))
     return SPANTAP_EXIT_USAGE;
-  }
-  const char *path = argv[optind];
+  /* the stream does not carry its stack mode yet: as recorded means mode 1 */
+  if (!has_mode)
+    mode = 1;
+  const char *path = argv[first];
   FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
   if (!in) {
     fprintf(stderr, "spantap import: cannot open %s: %s\n", path, strerror(errno));
@@ -163,17 +132,16 @@ int spantap_cmd_import(int argc, char **argv) {
 }
 
 int spantap_cmd_summary(int argc, char **argv) {
-  if (argc != 2 || argv[1][0] == '-') {
-    fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-            "Usage: spantap summary DATABASE\n\nPrint the summary of a recording.\n");
-    return argc == 2 && strcmp(argv[1], "--help") == 0 ? SPANTAP_EXIT_OK : SPANTAP_EXIT_USAGE;
-  }
+  const struct spantap_cmdline cl = {
+      .cmd = "summary",
+      .usage = "Usage: spantap summary DATABASE\n\nPrint the summary of a recording.\n"};
+  int first, exit;
+  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
+    return exit;
+  if (!spantap_args_operands(&cl, argc, first, 1, "give one DATABASE"))
+    return SPANTAP_EXIT_USAGE;
   char err[512];
-  if (access(argv[1], R_OK) < 0) {
-    fprintf(stderr, "spantap summary: cannot read %s: %s\n", argv[1], strerror(errno));
-    return SPANTAP_EXIT_FAIL;
-  }
-  if (spantap_summary_print(argv[1], stdout, 10, err, sizeof err) < 0) {
+  if (spantap_summary_print(argv[first], stdout, 10, err, sizeof err) < 0) {
     fprintf(stderr, "spantap summary: %s\n", err);
     return SPANTAP_EXIT_FAIL;
   }

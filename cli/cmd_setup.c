@@ -1,9 +1,10 @@
 /* `spantap setup`: prepares this machine for SystemTap's BPF runtime. */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "runtime/machine_setup.h"
 
@@ -12,42 +13,27 @@ static const char usage[] =
     "\n"
     "Prepare this machine for SystemTap's BPF runtime, idempotently: mount tracefs\n"
     "and debugfs, synthesize a kernel build tree from the kernel's BTF when no real\n"
-    "one exists (kept under DIR, default /var/lib/spantap), and check the shim that\n"
-    "lets stapbpf start without CAP_SYS_RESOURCE. Needs root.\n"
+    "one exists (kept under DIR, default $SPANTAP_STATE_DIR or " SPANTAP_DEFAULT_STATE_DIR "),\n"
+    "and check the shim that lets stapbpf start without CAP_SYS_RESOURCE. Needs root.\n"
     "\n"
     "  --check          only report what is there and what is missing\n"
     "  --force          rebuild the synthesized tree even if it is up to date\n"
     "  --state-dir DIR  where spantap keeps what it builds\n";
 
 int spantap_cmd_setup(int argc, char **argv) {
-  static const struct option longopts[] = {{"check", no_argument, 0, 'c'},
-                                           {"force", no_argument, 0, 'f'},
-                                           {"state-dir", required_argument, 0, 'D'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
   bool check = false, force = false;
   const char *state_dir = NULL;
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-      case 'c':
-        check = true;
-        break;
-      case 'f':
-        force = true;
-        break;
-      case 'D':
-        state_dir = optarg;
-        break;
-      case 'h':
-        fputs(usage, stdout);
-        return SPANTAP_EXIT_OK;
-      default:
-        fprintf(stderr, "Try 'spantap setup --help'.\n");
-        return SPANTAP_EXIT_USAGE;
-    }
-  }
+  const struct spantap_opt opts[] = {
+      {.name = "check", .kind = SPANTAP_OPT_FLAG, .dest = &check},
+      {.name = "force", .kind = SPANTAP_OPT_FLAG, .dest = &force},
+      {.name = "state-dir", .kind = SPANTAP_OPT_STRING, .dest = &state_dir},
+  };
+  const struct spantap_cmdline cl = SPANTAP_CMDLINE("setup", usage, opts);
+  int first, exit;
+  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
+    return exit;
+  if (!spantap_args_operands(&cl, argc, first, 0, "takes no operand (see --help)"))
+    return SPANTAP_EXIT_USAGE;
   struct spantap_setup_status st;
   if (check) {
     if (spantap_setup_inspect(state_dir, &st) < 0) {
@@ -66,10 +52,13 @@ int spantap_cmd_setup(int argc, char **argv) {
     return ready ? SPANTAP_EXIT_OK : SPANTAP_EXIT_FAIL;
   }
   if (geteuid() != 0) {
+    char dir[PATH_MAX];
+    if (spantap_setup_state_dir(state_dir, dir, sizeof dir) < 0)
+      snprintf(dir, sizeof dir, "%s", "the state directory");
     fprintf(stderr,
             "spantap setup: needs root (it mounts filesystems and writes under %s); "
             "run it with sudo\n",
-            state_dir ? state_dir : "/var/lib/spantap");
+            dir);
     return SPANTAP_EXIT_FAIL;
   }
   char err[1024] = "";

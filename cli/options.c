@@ -2,13 +2,14 @@
 #include "cli/options.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "common/syscall_table.h"
 #include "runtime/targets.h"
 
@@ -64,148 +65,128 @@ static const char script_usage[] =
     "Example:\n"
     "  spantap script --binary httpd --runtime kernel --stack-mode 4 > httpd.stp\n";
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
+/* The CALL options below take O (struct spantap_trace_options *) as DEST. */
+
+static int take_binary(void *dest, const char *value, char *err, size_t errlen) {
+  struct spantap_trace_options *o = dest;
+  if (o->ntargets == SPANTAP_MAX_TARGETS) {
+    snprintf(err, errlen, "at most %d --binary", SPANTAP_MAX_TARGETS);
+    return -EINVAL;
+  }
+  if (spantap_target_resolve(value, &o->targets[o->ntargets], err, errlen) < 0)
+    return -EINVAL;
+  o->ntargets++;
+  return 0;
+}
+
+static int take_pid(void *dest, const char *value, char *err, size_t errlen) {
+  struct spantap_trace_options *o = dest;
+  uint64_t v;
+  if (o->npids == SPANTAP_MAX_PIDS) {
+    snprintf(err, errlen, "at most %d --pid", SPANTAP_MAX_PIDS);
+    return -EINVAL;
+  }
+  if (spantap_arg_number("--pid", value, 1, SPANTAP_PID_MAX, &v, err, errlen) < 0)
+    return -EINVAL;
+  if (o->for_record && kill((pid_t)v, 0) < 0 && errno == ESRCH) {
+    snprintf(err, errlen, "no process with --pid %llu", (unsigned long long)v);
+    return -EINVAL;
+  }
+  o->pids[o->npids++] = (pid_t)v;
+  return 0;
+}
+
+static int take_events(void *dest, const char *value, char *err, size_t errlen) {
+  struct spantap_trace_options *o = dest;
+  char why[200];
+  if (spantap_events_parse(value, &o->classes, &o->extras, why, sizeof why) < 0) {
+    snprintf(err, errlen, "--events: %s", why);
+    return -EINVAL;
+  }
+  o->events = value;
+  return 0;
+}
+
+/* bpf or kernel, and for `record` also auto (decided when it starts). */
+static int take_runtime(void *dest, const char *value, char *err, size_t errlen) {
+  struct spantap_trace_options *o = dest;
+  enum spantap_runtime rt;
+  if (spantap_runtime_parse(value, &rt) < 0 && !(o->for_record && strcmp(value, "auto") == 0)) {
+    snprintf(err, errlen, "invalid --runtime '%s' (bpf, kernel%s)", value,
+             o->for_record ? " or auto" : "");
+    return -EINVAL;
+  }
+  o->runtime = value;
+  return 0;
+}
+
+static int take_duration(void *dest, const char *value, char *err, size_t errlen) {
+  struct spantap_trace_options *o = dest;
   char *end;
   errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || end == s || *end || v > max || s[0] == '-')
+  o->duration_s = strtod(value, &end);
+  if (errno || end == value || *end || !(o->duration_s > 0) || o->duration_s > 1e7) {
+    snprintf(err, errlen, "invalid --duration '%s' (seconds, > 0 and at most 1e7)", value);
     return -EINVAL;
-  *out = v;
+  }
   return 0;
 }
 
 int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o) {
-  static const struct option longopts[] = {{"binary", required_argument, 0, 'b'},
-                                           {"pid", required_argument, 0, 'p'},
-                                           {"events", required_argument, 0, 'e'},
-                                           {"stack-mode", required_argument, 0, 's'},
-                                           {"stack-depth", required_argument, 0, 'd'},
-                                           {"runtime", required_argument, 0, 'r'},
-                                           {"duration", required_argument, 0, 't'},
-                                           {"output", required_argument, 0, 'o'},
-                                           {"force", no_argument, 0, 'f'},
-                                           {"save-stream", required_argument, 0, 'S'},
-                                           {"no-follow-exec", no_argument, 0, 'N'},
-                                           {"help", no_argument, 0, 'h'},
-                                           {0, 0, 0, 0}};
   memset(o, 0, sizeof *o);
+  o->for_record = for_record;
   o->stack_mode = 1;
   o->stack_depth = 8;
   o->classes = SPANTAP_DEFAULT_CLASSES;
   o->extras = SPANTAP_DEFAULT_EXTRAS;
   o->events = "default";
   o->runtime = for_record ? "auto" : "bpf";
-  o->follow_exec = true;
   o->output = "trace.db";
-  const char *cmd = for_record ? "record" : "script";
-  char err[256];
-  int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "+b:p:e:s:d:r:t:o:fh", longopts, NULL)) != -1) {
-    unsigned long v;
-    switch (c) {
-      case 'b':
-        if (o->ntargets == SPANTAP_MAX_TARGETS) {
-          fprintf(stderr, "spantap %s: at most %d --binary\n", cmd, SPANTAP_MAX_TARGETS);
-          return -EINVAL;
-        }
-        if (spantap_target_resolve(optarg, &o->targets[o->ntargets], err, sizeof err) < 0) {
-          fprintf(stderr, "spantap %s: %s\n", cmd, err);
-          return -EINVAL;
-        }
-        o->ntargets++;
-        break;
-      case 'p':
-        if (parse_uint(optarg, 4194304, &v) < 0 || v == 0 || o->npids == SPANTAP_MAX_PIDS) {
-          fprintf(stderr, "spantap %s: invalid --pid '%s' (a process id; at most %d)\n", cmd,
-                  optarg, SPANTAP_MAX_PIDS);
-          return -EINVAL;
-        }
-        if (for_record && kill((pid_t)v, 0) < 0 && errno == ESRCH) {
-          fprintf(stderr, "spantap %s: no process with --pid %lu\n", cmd, v);
-          return -EINVAL;
-        }
-        o->pids[o->npids++] = (pid_t)v;
-        break;
-      case 'e':
-        if (spantap_events_parse(optarg, &o->classes, &o->extras, err, sizeof err) < 0) {
-          fprintf(stderr, "spantap %s: --events: %s\n", cmd, err);
-          return -EINVAL;
-        }
-        o->events = optarg;
-        break;
-      case 's':
-        if (parse_uint(optarg, 4, &v) < 0) {
-          fprintf(stderr, "spantap %s: invalid --stack-mode '%s' (0-4)\n", cmd, optarg);
-          return -EINVAL;
-        }
-        o->stack_mode = (unsigned)v;
-        break;
-      case 'd':
-        if (parse_uint(optarg, SPANTAP_STACK_DEPTH_MAX, &v) < 0 || v == 0) {
-          fprintf(stderr, "spantap %s: invalid --stack-depth '%s' (1-%d)\n", cmd, optarg,
-                  SPANTAP_STACK_DEPTH_MAX);
-          return -EINVAL;
-        }
-        o->stack_depth = (unsigned)v;
-        break;
-      case 'r':
-        if (strcmp(optarg, "bpf") && strcmp(optarg, "kernel") &&
-            (strcmp(optarg, "auto") || !for_record)) {
-          fprintf(stderr, "spantap %s: invalid --runtime '%s' (bpf, kernel%s)\n", cmd, optarg,
-                  for_record ? " or auto" : "");
-          return -EINVAL;
-        }
-        o->runtime = optarg;
-        break;
-      case 'N':
-        o->follow_exec = false;
-        break;
-      case 't': {
-        char *end;
-        o->duration_s = strtod(optarg, &end);
-        if (!for_record || end == optarg || *end || !(o->duration_s > 0) || o->duration_s > 1e7) {
-          fprintf(stderr, "spantap %s: invalid --duration '%s' (seconds, > 0)\n", cmd, optarg);
-          return -EINVAL;
-        }
-        break;
-      }
-      case 'o':
-      case 'f':
-      case 'S':
-        if (!for_record) {
-          fprintf(stderr, "spantap %s: option not valid here (see --help)\n", cmd);
-          return -EINVAL;
-        }
-        if (c == 'o')
-          o->output = optarg;
-        else if (c == 'f')
-          o->force = true;
-        else
-          o->save_stream = optarg;
-        break;
-      case 'h':
-        fputs(for_record ? record_usage : script_usage, stdout);
-        return 1;
-      default:
-        fprintf(stderr, "Try 'spantap %s --help'.\n", cmd);
-        return -EINVAL;
-    }
-  }
-  if (optind < argc) {
-    if (!for_record || strcmp(argv[optind - 1], "--") != 0) {
-      fprintf(stderr, "spantap %s: unexpected argument '%s' (a command goes after --)\n", cmd,
-              argv[optind]);
+  bool no_follow_exec = false;
+  /* record's own options last: `script` takes the SCRIPT_NOPTS before them */
+  enum { SCRIPT_NOPTS = 7 };
+  const struct spantap_opt opts[] = {
+      {.name = "binary", .letter = 'b', .kind = SPANTAP_OPT_CALL, .dest = o, .call = take_binary},
+      {.name = "pid", .letter = 'p', .kind = SPANTAP_OPT_CALL, .dest = o, .call = take_pid},
+      {.name = "events", .letter = 'e', .kind = SPANTAP_OPT_CALL, .dest = o, .call = take_events},
+      SPANTAP_OPT_STACK_MODE(&o->stack_mode, NULL),
+      SPANTAP_OPT_STACK_DEPTH(&o->stack_depth),
+      {.name = "runtime", .letter = 'r', .kind = SPANTAP_OPT_CALL, .dest = o, .call = take_runtime},
+      {.name = "no-follow-exec", .kind = SPANTAP_OPT_FLAG, .dest = &no_follow_exec},
+      {.name = "duration",
+       .letter = 't',
+       .kind = SPANTAP_OPT_CALL,
+       .dest = o,
+       .call = take_duration},
+      SPANTAP_OPT_OUTPUT(&o->output),
+      SPANTAP_OPT_FORCE(&o->force),
+      {.name = "save-stream", .kind = SPANTAP_OPT_STRING, .dest = &o->save_stream},
+  };
+  const struct spantap_cmdline cl = {
+      .cmd = for_record ? "record" : "script",
+      .usage = for_record ? record_usage : script_usage,
+      .opts = opts,
+      .nopts = for_record ? sizeof opts / sizeof opts[0] : SCRIPT_NOPTS,
+      .in_order = true,
+  };
+  int first, exit;
+  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
+    return exit == SPANTAP_EXIT_OK ? 1 : -EINVAL;
+  o->follow_exec = !no_follow_exec;
+  if (first < argc) {
+    if (!for_record || strcmp(argv[first - 1], "--") != 0) {
+      fprintf(stderr, "spantap %s: unexpected argument '%s' (a command goes after --)\n", cl.cmd,
+              argv[first]);
       return -EINVAL;
     }
-    o->command = argv + optind;
+    o->command = argv + first;
   }
   if (o->ntargets == 0 && o->npids == 0 && !o->command) {
     fprintf(stderr,
             "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
             "Try 'spantap %s --help'.\n",
-            cmd, cmd);
+            cl.cmd, cl.cmd);
     return -EINVAL;
   }
   return 0;

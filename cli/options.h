@@ -10,6 +10,7 @@
 
 #define SPANTAP_MAX_TARGETS 32
 #define SPANTAP_MAX_PIDS 64
+#define SPANTAP_PID_MAX 4194304 /* the kernel's PID_MAX_LIMIT */
 
 struct spantap_trace_options {
   struct spantap_target targets[SPANTAP_MAX_TARGETS];
@@ -26,6 +27,7 @@ struct spantap_trace_options {
   const char *output;
   const char *save_stream;
   bool force;
+  bool for_record; /* parsed for `record` (else `script`) */
 };
 
 /* Parses ARGV (after the subcommand) into O. FOR_RECORD allows the options

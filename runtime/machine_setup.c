@@ -4,6 +4,7 @@
 #include "runtime/report.h"
 #include "runtime/machine_setup.h"
 #include "runtime/kbuild_tree.h"
+#include "common/self_path.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,7 +63,6 @@ static bool find_shim(char *out, size_t len) {
   const char *env = getenv("SPANTAP_MEMLOCK_SHIM");
   static const char *const rel[] = {".libs/" SHIM_NAME, SHIM_NAME, "../.libs/" SHIM_NAME};
   char exe[PATH_MAX];
-  ssize_t n;
 
   out[0] = '\0';
   if (env && *env) {
@@ -70,21 +70,13 @@ static bool find_shim(char *out, size_t len) {
       return true;
     return false;
   }
-  n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    char *slash;
+  if (spantap_self_dir(exe, sizeof(exe)) == 0) {
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+      char cand[PATH_MAX + 64], canon[PATH_MAX];
 
-    exe[n] = '\0';
-    slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        char cand[PATH_MAX + 64], canon[PATH_MAX];
-
-        snprintf(cand, sizeof(cand), "%s/%s", exe, rel[i]);
-        if (is_file(cand) && realpath(cand, canon) && snprintf(out, len, "%s", canon) < (int)len)
-          return true;
-      }
+      snprintf(cand, sizeof(cand), "%s/%s", exe, rel[i]);
+      if (is_file(cand) && realpath(cand, canon) && snprintf(out, len, "%s", canon) < (int)len)
+        return true;
     }
   }
 #ifdef SPANTAP_PKGLIBDIR

@@ -15,7 +15,12 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "cli/commands.h"
+#include "reports/query.h"
+#include "reports/recording.h"
+#include "reports/stacks.h"
+#include "reports/summary.h"
+#include "reports/traces.h"
+#include "reports/tree.h"
 #include "reports/table_print.h"
 #include "collector/store.h"
 
