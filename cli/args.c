@@ -149,6 +149,11 @@ int spantap_args_read(const struct spantap_cmdline *cl, int argc, char **argv, i
       return -EINVAL;
     }
     const struct spantap_opt *o = c == '?' ? NULL : find_opt(cl, c);
+    const struct spantap_opt *flag = c == '?' && optopt ? find_opt(cl, optopt) : NULL;
+    if (flag && strncmp(arg, "--", 2) == 0) { /* "--csv=yes" */
+      snprintf(err, errlen, "option '--%s' takes no value", flag->name);
+      return -EINVAL;
+    }
     if (!o) {
       if (optopt && optopt < LONG_ONLY_BASE && arg[0] == '-' && arg[1] != '-')
         snprintf(err, errlen, "unknown option '-%c'", optopt);
