@@ -5,43 +5,88 @@
 #include <stdbool.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int64_t scalar(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-    return -1;
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
+#include "reports/recording.h"
+
+/* The recording being summarized. The first query that fails is kept in ERR
+ * (RC < 0), so that the summary is never printed with a made-up value. */
+struct summary_db {
+  sqlite3 *conn;
+  const char *path;
+  int rc;
+  char *err;
+  size_t errlen;
+};
+
+/* Records that SQL failed on DB (the first failure only). */
+static void query_failed(struct summary_db *db, const char *sql) {
+  if (db->rc < 0)
+    return;
+  snprintf(db->err, db->errlen, "Failed to query recording: path=%s sql='%.80s' error=%s", db->path,
+           sql, sqlite3_errmsg(db->conn));
+  db->rc = -EIO;
+}
+
+/* Prepares SQL on DB. Returns the statement, or NULL after query_failed. */
+static sqlite3_stmt *prepare(struct summary_db *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) {
+    query_failed(db, sql);
+    sqlite3_finalize(st);
+    return NULL;
+  }
+  return st;
+}
+
+/* Finalizes ST, whose last step returned STEP: anything but the end of its rows
+ * is a failure. */
+static void finish(struct summary_db *db, sqlite3_stmt *st, int step) {
+  if (step != SQLITE_DONE && step != SQLITE_ROW)
+    query_failed(db, sqlite3_sql(st));
   sqlite3_finalize(st);
+}
+
+/* The first column of SQL's first row; 0 when there is no row or on failure. */
+static int64_t scalar(struct summary_db *db, const char *sql) {
+  sqlite3_stmt *st = prepare(db, sql);
+  int64_t v = 0;
+  if (!st)
+    return 0;
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  finish(db, st, step);
   return v;
 }
 
-static const char *meta_text(sqlite3 *db, const char *key, char *buf, size_t len) {
-  sqlite3_stmt *st;
+static const char *meta_text(struct summary_db *db, const char *key, char *buf, size_t len) {
+  sqlite3_stmt *st =
+      prepare(db, "SELECT coalesce(text_value, num_value) FROM recording WHERE key = ?");
   snprintf(buf, len, "?");
-  if (sqlite3_prepare_v2(db, "SELECT coalesce(text_value, num_value) FROM recording WHERE key = ?",
-                         -1, &st, NULL) != SQLITE_OK)
+  if (!st)
     return buf;
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW && sqlite3_column_text(st, 0))
     snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
+  finish(db, st, step);
   return buf;
 }
 
-static void print_call_sites(sqlite3 *db, FILE *out, const char *name) {
+static void print_call_sites(struct summary_db *db, FILE *out, const char *name) {
   static const char sql[] =
       "SELECT coalesce(f.function || printf('+0x%x', f.offset), printf('0x%x', f.rel_addr)),"
       " f.file, f.line, count(*), sum(s.dur_ns) FROM syscalls s"
       " JOIN stacks st ON st.id = s.stack_id JOIN frames f ON f.id = st.app_frame_id"
       " WHERE s.name = ? GROUP BY f.id ORDER BY 5 DESC LIMIT 3";
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+  sqlite3_stmt *st = prepare(db, sql);
+  if (!st)
     return;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     const char *file = (const char *)sqlite3_column_text(st, 1);
     fprintf(out, "      from %s", (const char *)sqlite3_column_text(st, 0));
     if (file)
@@ -49,11 +94,11 @@ static void print_call_sites(sqlite3 *db, FILE *out, const char *name) {
     fprintf(out, "  %lld calls, %.3f ms\n", (long long)sqlite3_column_int64(st, 3),
             sqlite3_column_int64(st, 4) / 1e6);
   }
-  sqlite3_finalize(st);
+  finish(db, st, step);
 }
 
 /* Spans and traces derived, what did not fit the model, and the slowest traces. */
-static void print_spans(sqlite3 *db, FILE *out) {
+static void print_spans(struct summary_db *db, FILE *out) {
   char buf[64];
   fprintf(out,
           "  spans:      %lld server, %lld client, in %lld traces (%s server spans joined to a "
@@ -76,14 +121,13 @@ static void print_spans(sqlite3 *db, FILE *out) {
             "              %lld exchanges did not fit (responses without request, requests "
             "without response; see the recording table)\n",
             (long long)odd);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT trace_id, dur_ms, spans, critical_path FROM slowest_traces"
-                         " LIMIT 3",
-                         -1, &st, NULL) != SQLITE_OK)
+  sqlite3_stmt *st =
+      prepare(db, "SELECT trace_id, dur_ms, spans, critical_path FROM slowest_traces LIMIT 3");
+  if (!st)
     return;
   bool first = true;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     if (first)
       fprintf(out, "  slowest traces (spantap traces DB for all, spantap tree DB ID for one):\n");
     first = false;
@@ -92,17 +136,12 @@ static void print_spans(sqlite3 *db, FILE *out) {
             (long long)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
             (long long)sqlite3_column_int64(st, 2), path ? path : "");
   }
-  sqlite3_finalize(st);
+  finish(db, st, step);
 }
 
-int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, size_t errlen) {
-  sqlite3 *db;
-  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "Failed to open recording: path=%s error=%s", db_path,
-             sqlite3_errmsg(db));
-    sqlite3_close(db);
-    return -EIO;
-  }
+/* Prints the summary of DB to OUT; a failed query leaves DB->rc < 0. */
+static void print_summary(struct summary_db *db, FILE *out, int top) {
+  const char *db_path = db->path;
   char buf[256];
   fprintf(out, "\nspantap recording %s\n", db_path);
   fprintf(out, "  status:     %s",
@@ -133,22 +172,49 @@ int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, si
   fprintf(out, "  lost:       %s events", meta_text(db, "events_lost", buf, sizeof buf));
   fprintf(out, ", %s malformed lines\n", meta_text(db, "lines_malformed", buf, sizeof buf));
   print_spans(db, out);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name, count(*), sum(dur_ns) FROM syscalls GROUP BY name"
-                         " ORDER BY 3 DESC LIMIT ?",
-                         -1, &st, NULL) == SQLITE_OK) {
+  sqlite3_stmt *st = prepare(db, "SELECT name, count(*), sum(dur_ns) FROM syscalls GROUP BY name"
+                                 " ORDER BY 3 DESC LIMIT ?");
+  if (st) {
     sqlite3_bind_int(st, 1, top);
     fprintf(out, "  top syscalls by total time:\n");
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
       const char *name = (const char *)sqlite3_column_text(st, 0);
       fprintf(out, "    %-16s %8lld calls %12.3f ms\n", name ? name : "?",
               (long long)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2) / 1e6);
       if (name)
         print_call_sites(db, out, name);
     }
-    sqlite3_finalize(st);
+    finish(db, st, step);
   }
-  sqlite3_close(db);
-  return 0;
+}
+
+int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, size_t errlen) {
+  struct summary_db db = {.path = db_path, .err = err, .errlen = errlen};
+  int rc = spantap_recording_open(db_path, &db.conn, err, errlen);
+  if (rc < 0)
+    return rc;
+  /* printed aside first: a summary with a failed query is not printed at all */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem) {
+    rc = -errno;
+    snprintf(err, errlen, "Failed to buffer the summary: path=%s errno=%s", db_path, strerror(-rc));
+    sqlite3_close(db.conn);
+    return rc;
+  }
+  print_summary(&db, mem, top);
+  sqlite3_close(db.conn);
+  if (fclose(mem) != 0 && db.rc == 0) {
+    db.rc = -ENOMEM;
+    snprintf(err, errlen, "Failed to buffer the summary: path=%s", db_path);
+  }
+  if (db.rc == 0 && fwrite(text, 1, len, out) != len) {
+    db.rc = -EIO;
+    snprintf(err, errlen, "Failed to write the summary: path=%s errno=%s", db_path,
+             strerror(errno));
+  }
+  free(text);
+  return db.rc;
 }

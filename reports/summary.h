@@ -8,8 +8,10 @@
 
 /* Prints the summary of the recording in DB_PATH to OUT: processes traced,
  * events by kind, events lost, malformed lines, and the top TOP syscalls by
- * total time with their application call sites. Returns 0, or -EIO with the
- * SQLite message in ERR. */
+ * total time with their application call sites. Returns 0, or a negative errno
+ * with ERR saying what failed (the query and SQLite's message), and then prints
+ * nothing: -ENOENT no such DB, -EINVAL not a spantap recording, -EIO a failed
+ * query or write, -ENOMEM. */
 int spantap_summary_print(const char *db_path, FILE *out, int top, char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,8 @@
 #include "reports/table_print.h"
 #include "collector/store.h"
 
-static char dir[64], db[128], empty_db[128], foreign_db[128], garbage[128], missing[128];
+static char dir[64], db[128], empty_db[128], foreign_db[128], garbage[128], missing[128],
+    broken_db[128];
 
 #define T0 1000000000LL
 #define MS 1000000LL
@@ -195,6 +196,14 @@ static void build_recording(void) {
   assert_int_equal(spantap_store_meta(s, "events", "proc,file", 0), 0);
   assert_int_equal(spantap_store_close(s, err, sizeof err), 0);
 
+  /* a recording that lost a table the summary reads */
+  assert_int_equal(spantap_store_open(broken_db, false, &s, err, sizeof err), 0);
+  assert_int_equal(spantap_store_close(s, err, sizeof err), 0);
+  sqlite3 *broken;
+  assert_int_equal(sqlite3_open(broken_db, &broken), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(broken, "DROP TABLE page_faults", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(broken);
+
   /* an SQLite database that is not a recording, and a file that is not SQLite */
   sqlite3 *other;
   assert_int_equal(sqlite3_open(foreign_db, &other), SQLITE_OK);
@@ -216,13 +225,14 @@ static int setup(void **state) {
   snprintf(foreign_db, sizeof foreign_db, "%s/foreign.db", dir);
   snprintf(garbage, sizeof garbage, "%s/garbage.db", dir);
   snprintf(missing, sizeof missing, "%s/missing.db", dir);
+  snprintf(broken_db, sizeof broken_db, "%s/broken.db", dir);
   build_recording();
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  const char *files[] = {db, empty_db, foreign_db, garbage, missing};
+  const char *files[] = {db, empty_db, foreign_db, garbage, missing, broken_db};
   char side[160];
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     unlink(files[i]);
@@ -689,6 +699,43 @@ static void test_stacks_of_one_span(void **state) {
   free(c.text);
 }
 
+/* ---- summary ---- */
+
+static int run_summary(struct capture *c, const char *path) {
+  capture_begin(c);
+  int rc = spantap_summary_print(path, c->f, 10, c->err, sizeof c->err);
+  capture_end(c);
+  return rc;
+}
+
+static void test_summary(void **state) {
+  (void)state;
+  struct capture c;
+  assert_int_equal(run_summary(&c, db), 0);
+  assert_non_null(strstr(c.text, "12 syscalls, 0 process events"));
+  assert_non_null(strstr(c.text, "top syscalls by total time:"));
+  assert_null(strstr(c.text, "-1"));
+  free(c.text);
+}
+
+/* A failed query is an error that names the query and quotes SQLite, and no
+ * summary with a made-up count is printed. */
+static void test_summary_query_error(void **state) {
+  (void)state;
+  struct capture c;
+  assert_int_equal(run_summary(&c, broken_db), -EIO);
+  assert_non_null(strstr(c.err, "page_faults"));
+  assert_non_null(strstr(c.err, "no such table"));
+  assert_non_null(strstr(c.err, broken_db));
+  assert_int_equal(c.len, 0);
+  free(c.text);
+  assert_int_equal(run_summary(&c, foreign_db), -EINVAL);
+  assert_non_null(strstr(c.err, "not a spantap recording"));
+  free(c.text);
+  assert_int_equal(run_summary(&c, missing), -ENOENT);
+  free(c.text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_query_text_alignment),
@@ -707,6 +754,8 @@ int main(void) {
       cmocka_unit_test(test_tree_unknown_trace),
       cmocka_unit_test(test_stacks_ranking),
       cmocka_unit_test(test_stacks_of_one_span),
+      cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_summary_query_error),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
