@@ -168,26 +168,16 @@ int spantap_args_read(const struct spantap_cmdline *cl, int argc, char **argv, i
   return 0;
 }
 
-bool spantap_args_parse(const struct spantap_cmdline *cl, int argc, char **argv, int *first,
-                        int *exit) {
+int spantap_args_parse(const struct spantap_cmdline *cl, int argc, char **argv, int *first) {
   char err[512];
   int rc = spantap_args_read(cl, argc, argv, first, err, sizeof err);
-  if (rc == 0)
-    return true;
   if (rc > 0) {
     fputs(cl->usage, stdout);
-    *exit = SPANTAP_EXIT_OK;
-  } else {
-    fprintf(stderr, "spantap %s: %s\nTry 'spantap %s --help'.\n", cl->cmd, err, cl->cmd);
-    *exit = SPANTAP_EXIT_USAGE;
+    return SPANTAP_EXIT_OK;
   }
-  return false;
-}
-
-bool spantap_args_operands(const struct spantap_cmdline *cl, int argc, int first, int n,
-                           const char *what) {
-  if (argc - first == n)
-    return true;
-  fprintf(stderr, "spantap %s: %s\nTry 'spantap %s --help'.\n", cl->cmd, what, cl->cmd);
-  return false;
+  if (rc == 0 && (cl->operands < 0 || argc - *first == cl->operands))
+    return -1;
+  fprintf(stderr, "spantap %s: %s\nTry 'spantap %s --help'.\n", cl->cmd,
+          rc < 0 ? err : cl->operands_what, cl->cmd);
+  return SPANTAP_EXIT_USAGE;
 }

@@ -41,28 +41,37 @@ struct spantap_opt {
 /* A count option bound: "-n 0" means all, and at most this many of anything. */
 #define SPANTAP_COUNT_MAX INT64_MAX
 
+/* A number option: --NAME (or -LETTER, 0 for none) N in LO..HI, into an
+ * unsigned (NUMBER) or an int64_t (NUMBER64). */
+#define SPANTAP_OPT_NUMBER(long_name, short_letter, dest_unsigned, lo, hi)                         \
+  {                                                                                                \
+    .name = (long_name), .letter = (short_letter), .kind = SPANTAP_OPT_UINT,                       \
+    .dest = (dest_unsigned), .min = (lo), .max = (hi)                                              \
+  }
+#define SPANTAP_OPT_NUMBER64(long_name, short_letter, dest_int64, lo, hi)                          \
+  {                                                                                                \
+    .name = (long_name), .letter = (short_letter), .kind = SPANTAP_OPT_INT64,                      \
+    .dest = (dest_int64), .min = (lo), .max = (hi)                                                 \
+  }
+
 /* The options several commands share, with the same names, letters and bounds
- * everywhere. GIVEN_BOOL may be NULL. */
+ * everywhere. */
+/* -s, --stack-mode M; GIVEN_BOOL (may be NULL) tells whether it was given. */
 #define SPANTAP_OPT_STACK_MODE(dest_unsigned, given_bool)                                          \
   {                                                                                                \
     .name = "stack-mode", .letter = 's', .kind = SPANTAP_OPT_UINT, .dest = (dest_unsigned),        \
     .min = 0, .max = SPANTAP_STACK_MODE_MAX, .given = (given_bool)                                 \
   }
+/* -d, --stack-depth S */
 #define SPANTAP_OPT_STACK_DEPTH(dest_unsigned)                                                     \
-  {                                                                                                \
-    .name = "stack-depth", .letter = 'd', .kind = SPANTAP_OPT_UINT, .dest = (dest_unsigned),       \
-    .min = 1, .max = SPANTAP_STACK_DEPTH_MAX                                                       \
-  }
+  SPANTAP_OPT_NUMBER("stack-depth", 'd', dest_unsigned, 1, SPANTAP_STACK_DEPTH_MAX)
+/* -n, --limit N: at most N rows, 0 for all. */
+#define SPANTAP_OPT_LIMIT(dest_int64)                                                              \
+  SPANTAP_OPT_NUMBER64("limit", 'n', dest_int64, 0, SPANTAP_COUNT_MAX)
 /* --csv and --json: two entries of the table. */
 #define SPANTAP_OPT_FORMAT(dest_format)                                                            \
   {.name = "csv", .kind = SPANTAP_OPT_CSV, .dest = (dest_format)}, {                               \
     .name = "json", .kind = SPANTAP_OPT_JSON, .dest = (dest_format)                                \
-  }
-/* -n, --limit N: at most N rows, 0 for all. */
-#define SPANTAP_OPT_LIMIT(dest_int64)                                                              \
-  {                                                                                                \
-    .name = "limit", .letter = 'n', .kind = SPANTAP_OPT_INT64, .dest = (dest_int64), .min = 0,     \
-    .max = SPANTAP_COUNT_MAX                                                                       \
   }
 /* -o, --output FILE and -f, --force: the database a command writes. */
 #define SPANTAP_OPT_OUTPUT(dest_path)                                                              \
@@ -75,18 +84,25 @@ struct spantap_cmdline {
   const char *cmd;   /* "record": messages start "spantap record: " */
   const char *usage; /* what --help prints */
   const struct spantap_opt *opts;
-  size_t nopts;  /* at most SPANTAP_MAX_OPTS */
-  bool in_order; /* stop at the first operand (what follows belongs to a command) */
+  size_t nopts;              /* at most SPANTAP_MAX_OPTS */
+  bool in_order;             /* stop at the first operand (what follows belongs to a command) */
+  int operands;              /* exactly this many operands; -1: the command checks them */
+  const char *operands_what; /* the message when they are not: "give one DATABASE" */
 };
 
 #define SPANTAP_MAX_OPTS 24
 
-/* The command line of command NAME with the options of the array OPTS. */
-#define SPANTAP_CMDLINE(name, usage_text, opts_array)                                              \
+/* The command line of command NAME with the options of the array OPTS and
+ * exactly N operands (WHAT says which). */
+#define SPANTAP_CMDLINE(name, usage_text, opts_array, n, what)                                     \
   {                                                                                                \
     .cmd = (name), .usage = (usage_text), .opts = (opts_array),                                    \
-    .nopts = sizeof(opts_array) / sizeof((opts_array)[0])                                          \
+    .nopts = sizeof(opts_array) / sizeof((opts_array)[0]), .operands = (n),                        \
+    .operands_what = (what)                                                                        \
   }
+/* The same for a command without options. */
+#define SPANTAP_CMDLINE_NO_OPTS(name, usage_text, n, what)                                         \
+  { .cmd = (name), .usage = (usage_text), .operands = (n), .operands_what = (what) }
 
 /* Parses VALUE, the value of option NAME ("--stack-depth", "TRACE_ID"), as a
  * decimal number in MIN..MAX: digits only, no sign, no blanks, no trailing
@@ -103,15 +119,10 @@ int spantap_args_read(const struct spantap_cmdline *cl, int argc, char **argv, i
                       char *err, size_t errlen);
 
 /* spantap_args_read, then what a command does with its result: after --help
- * prints the usage to standard output and sets *EXIT to 0; after an error prints
- * "spantap CMD: ERR" and a hint to standard error and sets *EXIT to 2. Returns
- * true when the command goes on with its operands from *FIRST. */
-bool spantap_args_parse(const struct spantap_cmdline *cl, int argc, char **argv, int *first,
-                        int *exit);
-
-/* Checks that exactly N operands follow FIRST; else prints "spantap CMD: WHAT"
- * and a hint to standard error. Returns true when they do. */
-bool spantap_args_operands(const struct spantap_cmdline *cl, int argc, int first, int n,
-                           const char *what);
+ * prints the usage to standard output (exit status 0); after an error, or when
+ * the operands are not as many as CL says, prints "spantap CMD: ..." and a hint
+ * to standard error (exit status 2). Returns -1 when the command goes on with
+ * its operands from *FIRST, else the exit status the command ends with. */
+int spantap_args_parse(const struct spantap_cmdline *cl, int argc, char **argv, int *first);
 
 #endif

@@ -139,28 +139,17 @@ int spantap_cmd_demo(int argc, char **argv) {
                         .output = "demo.db",
                         .truth = "demo-truth"};
   const struct spantap_opt opts[] = {
-      {.name = "requests",
-       .letter = 'n',
-       .kind = SPANTAP_OPT_UINT,
-       .dest = &o.requests,
-       .min = 1,
-       .max = INT_MAX},
-      {.name = "concurrency",
-       .letter = 'c',
-       .kind = SPANTAP_OPT_UINT,
-       .dest = &o.concurrency,
-       .min = 1,
-       .max = INT_MAX},
+      SPANTAP_OPT_NUMBER("requests", 'n', &o.requests, 1, INT_MAX),
+      SPANTAP_OPT_NUMBER("concurrency", 'c', &o.concurrency, 1, INT_MAX),
       SPANTAP_OPT_OUTPUT(&o.output),
       {.name = "truth", .letter = 't', .kind = SPANTAP_OPT_STRING, .dest = &o.truth},
       SPANTAP_OPT_STACK_MODE(&o.stack_mode, NULL),
   };
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("demo", demo_usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 0, "takes no operand (see --help)"))
-    return SPANTAP_EXIT_USAGE;
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE("demo", demo_usage, opts, 0, "takes no operand (see --help)");
+  int first, usage_status = spantap_args_parse(&cl, argc, argv, &first);
+  if (usage_status >= 0)
+    return usage_status;
   char run_sh[PATH_MAX], accuracy[PATH_MAX];
   if (find_demo_file("demo/run.sh", run_sh, sizeof run_sh) < 0 ||
       find_demo_file("demo/spantap-accuracy", accuracy, sizeof accuracy) < 0) {

@@ -1,5 +1,5 @@
-/* `spantap import` and `spantap summary`: store a saved record stream, and
- * print a stored recording's summary. */
+/* `spantap import`: store a saved record stream into a database, then print
+ * its summary. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +43,11 @@ int spantap_cmd_import(int argc, char **argv) {
   const struct spantap_opt opts[] = {SPANTAP_OPT_OUTPUT(&output), SPANTAP_OPT_FORCE(&force),
                                      SPANTAP_OPT_STACK_MODE(&mode, &has_mode),
                                      SPANTAP_OPT_STACK_DEPTH(&depth)};
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("import", import_usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 1, "give exactly one STREAM file"))
-    return SPANTAP_EXIT_USAGE;
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE("import", import_usage, opts, 1, "give exactly one STREAM file");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   /* the stream does not carry its stack mode yet: as recorded means mode 1 */
   if (!has_mode)
     mode = 1;
@@ -128,22 +127,5 @@ int spantap_cmd_import(int argc, char **argv) {
     return import_failed(output, err);
   if (spantap_summary_print(output, stdout, 10, err, sizeof err) < 0)
     fprintf(stderr, "spantap import: %s\n", err);
-  return SPANTAP_EXIT_OK;
-}
-
-int spantap_cmd_summary(int argc, char **argv) {
-  const struct spantap_cmdline cl = {
-      .cmd = "summary",
-      .usage = "Usage: spantap summary DATABASE\n\nPrint the summary of a recording.\n"};
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 1, "give one DATABASE"))
-    return SPANTAP_EXIT_USAGE;
-  char err[512];
-  if (spantap_summary_print(argv[first], stdout, 10, err, sizeof err) < 0) {
-    fprintf(stderr, "spantap summary: %s\n", err);
-    return SPANTAP_EXIT_FAIL;
-  }
   return SPANTAP_EXIT_OK;
 }

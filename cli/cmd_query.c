@@ -60,18 +60,13 @@ int spantap_cmd_query(int argc, char **argv) {
                                  .footer = true};
   const struct spantap_opt opts[] = {
       SPANTAP_OPT_FORMAT(&o.format),
-      {.name = "width",
-       .letter = 'w',
-       .kind = SPANTAP_OPT_UINT,
-       .dest = &o.max_width,
-       .max = 100000},
+      SPANTAP_OPT_NUMBER("width", 'w', &o.max_width, 0, 100000),
   };
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("query", query_usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 2, "give a DATABASE and one SQL argument"))
-    return SPANTAP_EXIT_USAGE;
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE("query", query_usage, opts, 2, "give a DATABASE and one SQL argument");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   char *from_stdin = NULL;
   const char *sql = argv[first + 1];
   if (strcmp(sql, "-") == 0) {

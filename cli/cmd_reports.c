@@ -1,13 +1,15 @@
-/* `spantap traces`, `spantap tree` and `spantap stacks`: the commands of the
- * reports that answer the usual questions about a recording's requests (which
+/* `spantap traces`, `spantap tree`, `spantap stacks` and `spantap summary`: the
+ * commands of the reports that answer the usual questions about a recording's requests (which
  * were slow, where their time went, which application code asked the kernel for
  * it); their bodies are in reports/. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "reports/stacks.h"
+#include "reports/summary.h"
 #include "reports/traces.h"
 #include "reports/tree.h"
 
@@ -64,8 +66,8 @@ static const char stacks_usage[] =
     "  spantap stacks run.db -n 10\n"
     "  spantap stacks run.db --span 17\n";
 
-/* Runs REPORT's outcome RC for command CMD: the message of a failure on standard
- * error. Returns the exit status. */
+/* Ends command CMD with the result RC of its report: a failure's message ERR
+ * goes to standard error. Returns the exit status. */
 static int report_status(const char *cmd, int rc, const char *err) {
   if (rc < 0) {
     fprintf(stderr, "spantap %s: %s\n", cmd, err);
@@ -74,30 +76,43 @@ static int report_status(const char *cmd, int rc, const char *err) {
   return SPANTAP_EXIT_OK;
 }
 
-int spantap_cmd_traces(int argc, char **argv) {
-  struct spantap_traces_opts o = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
-  const struct spantap_opt opts[] = {
-      SPANTAP_OPT_LIMIT(&o.limit),
-      {.name = "service", .letter = 's', .kind = SPANTAP_OPT_STRING, .dest = &o.service},
-      SPANTAP_OPT_FORMAT(&o.format)};
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("traces", traces_usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 1, "give one DATABASE"))
-    return SPANTAP_EXIT_USAGE;
+/* `traces` and `stacks` are the same command over different reports: one
+ * DATABASE, -n, --csv/--json and an option of their own. */
+static int table_report(bool traces, int argc, char **argv) {
+  struct spantap_traces_opts t = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
+  struct spantap_stacks_opts s = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
+  const struct spantap_opt service = {
+      .name = "service", .letter = 's', .kind = SPANTAP_OPT_STRING, .dest = &t.service};
+  const struct spantap_opt span = SPANTAP_OPT_NUMBER64("span", 0, &s.span_id, 1, INT64_MAX);
+  const struct spantap_opt opts[] = {SPANTAP_OPT_LIMIT(traces ? &t.limit : &s.limit),
+                                     traces ? service : span,
+                                     SPANTAP_OPT_FORMAT(traces ? &t.format : &s.format)};
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE(traces ? "traces" : "stacks", traces ? traces_usage : stacks_usage, opts, 1,
+                      "give one DATABASE");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   char err[1024];
-  return report_status(cl.cmd, spantap_report_traces(argv[first], stdout, &o, err, sizeof err),
-                       err);
+  int rc = traces ? spantap_report_traces(argv[first], stdout, &t, err, sizeof err)
+                  : spantap_report_stacks(argv[first], stdout, &s, err, sizeof err);
+  return report_status(cl.cmd, rc, err);
+}
+
+int spantap_cmd_traces(int argc, char **argv) {
+  return table_report(true, argc, argv);
+}
+
+int spantap_cmd_stacks(int argc, char **argv) {
+  return table_report(false, argc, argv);
 }
 
 int spantap_cmd_tree(int argc, char **argv) {
-  const struct spantap_cmdline cl = {.cmd = "tree", .usage = tree_usage};
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 2, "give a DATABASE and a TRACE_ID"))
-    return SPANTAP_EXIT_USAGE;
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE_NO_OPTS("tree", tree_usage, 2, "give a DATABASE and a TRACE_ID");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   char err[1024];
   uint64_t id;
   if (spantap_arg_number("TRACE_ID", argv[first + 1], 1, INT64_MAX, &id, err, sizeof err) < 0) {
@@ -108,19 +123,14 @@ int spantap_cmd_tree(int argc, char **argv) {
                        spantap_report_tree(argv[first], (int64_t)id, stdout, err, sizeof err), err);
 }
 
-int spantap_cmd_stacks(int argc, char **argv) {
-  struct spantap_stacks_opts o = {.limit = 20, .format = SPANTAP_TABLE_TEXT};
-  const struct spantap_opt opts[] = {
-      SPANTAP_OPT_LIMIT(&o.limit),
-      {.name = "span", .kind = SPANTAP_OPT_INT64, .dest = &o.span_id, .min = 1, .max = INT64_MAX},
-      SPANTAP_OPT_FORMAT(&o.format)};
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("stacks", stacks_usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 1, "give one DATABASE"))
-    return SPANTAP_EXIT_USAGE;
+int spantap_cmd_summary(int argc, char **argv) {
+  const struct spantap_cmdline cl = SPANTAP_CMDLINE_NO_OPTS(
+      "summary", "Usage: spantap summary DATABASE\n\nPrint the summary of a recording.\n", 1,
+      "give one DATABASE");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   char err[1024];
-  return report_status(cl.cmd, spantap_report_stacks(argv[first], stdout, &o, err, sizeof err),
+  return report_status(cl.cmd, spantap_summary_print(argv[first], stdout, 10, err, sizeof err),
                        err);
 }

@@ -28,12 +28,11 @@ int spantap_cmd_setup(int argc, char **argv) {
       {.name = "force", .kind = SPANTAP_OPT_FLAG, .dest = &force},
       {.name = "state-dir", .kind = SPANTAP_OPT_STRING, .dest = &state_dir},
   };
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("setup", usage, opts);
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit;
-  if (!spantap_args_operands(&cl, argc, first, 0, "takes no operand (see --help)"))
-    return SPANTAP_EXIT_USAGE;
+  const struct spantap_cmdline cl =
+      SPANTAP_CMDLINE("setup", usage, opts, 0, "takes no operand (see --help)");
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status;
   struct spantap_setup_status st;
   if (check) {
     if (spantap_setup_inspect(state_dir, &st) < 0) {

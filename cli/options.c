@@ -169,10 +169,11 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
       .opts = opts,
       .nopts = for_record ? sizeof opts / sizeof opts[0] : SCRIPT_NOPTS,
       .in_order = true,
+      .operands = -1,
   };
-  int first, exit;
-  if (!spantap_args_parse(&cl, argc, argv, &first, &exit))
-    return exit == SPANTAP_EXIT_OK ? 1 : -EINVAL;
+  int first, status = spantap_args_parse(&cl, argc, argv, &first);
+  if (status >= 0)
+    return status == SPANTAP_EXIT_OK ? 1 : -EINVAL;
   o->follow_exec = !no_follow_exec;
   if (first < argc) {
     if (!for_record || strcmp(argv[first - 1], "--") != 0) {

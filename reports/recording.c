@@ -120,3 +120,14 @@ const char *spantap_report_base_name(const char *path) {
   const char *slash = path ? strrchr(path, '/') : NULL;
   return slash ? slash + 1 : path;
 }
+
+int spantap_recording_open_spans(const char *path, struct sqlite3 **out, char *err, size_t errlen) {
+  int rc = spantap_recording_open(path, out, err, errlen);
+  if (rc == 0)
+    rc = spantap_recording_require_spans(*out, path, err, errlen);
+  if (rc < 0 && *out) {
+    sqlite3_close(*out);
+    *out = NULL;
+  }
+  return rc;
+}

@@ -37,6 +37,10 @@ int spantap_recording_failed(struct sqlite3 *db, const char *what, const char *p
  * with ERR saying the recording was made by a spantap without spans. */
 int spantap_recording_require_spans(struct sqlite3 *db, const char *path, char *err, size_t errlen);
 
+/* spantap_recording_open, then spantap_recording_require_spans: what the span
+ * reports open. On failure *OUT is NULL and nothing stays open. */
+int spantap_recording_open_spans(const char *path, struct sqlite3 **out, char *err, size_t errlen);
+
 /* The file name part of PATH (PATH itself without a slash; NULL stays NULL):
  * how the reports show a stored file or module path. */
 const char *spantap_report_base_name(const char *path);

@@ -39,18 +39,16 @@ static int stacks_row(struct spantap_table *tab, const char *site, const char *w
 int spantap_report_stacks(const char *path, FILE *out, const struct spantap_stacks_opts *o,
                           char *err, size_t errlen) {
   sqlite3 *db;
-  int rc = spantap_recording_open(path, &db, err, errlen);
+  /* only the syscalls of one span need the spans */
+  int rc = o->span_id > 0 ? spantap_recording_open_spans(path, &db, err, errlen)
+                          : spantap_recording_open(path, &db, err, errlen);
   if (rc < 0)
     return rc;
-  if (o->span_id > 0) {
-    rc = spantap_recording_require_spans(db, path, err, errlen);
-    if (rc == 0 &&
-        spantap_recording_int(db, "SELECT count(*) FROM spans WHERE id = ?1", o->span_id, 0) == 0) {
-      snprintf(err, errlen,
-               "no such span: id=%lld in %s ('spantap tree %s TRACE_ID' shows span ids)",
-               (long long)o->span_id, path, path);
-      rc = -ENOENT;
-    }
+  if (o->span_id > 0 &&
+      spantap_recording_int(db, "SELECT count(*) FROM spans WHERE id = ?1", o->span_id, 0) == 0) {
+    snprintf(err, errlen, "no such span: id=%lld in %s ('spantap tree %s TRACE_ID' shows span ids)",
+             (long long)o->span_id, path, path);
+    rc = -ENOENT;
   }
   sqlite3_stmt *st = NULL;
   if (rc == 0 && sqlite3_prepare_v2(db, stacks_sql, -1, &st, NULL) != SQLITE_OK)

@@ -139,6 +139,15 @@ static void print_spans(struct summary_db *db, FILE *out) {
   finish(db, st, step);
 }
 
+/* The events the summary counts, in the order it prints them. */
+static const struct {
+  const char *what, *sql;
+} event_counts[] = {{"syscalls", "SELECT count(*) FROM syscalls"},
+                    {"process events", "SELECT count(*) FROM process_events"},
+                    {"tcp states", "SELECT count(*) FROM tcp_states"},
+                    {"off-cpu", "SELECT count(*) FROM offcpu"},
+                    {"page faults", "SELECT count(*) FROM page_faults"}};
+
 /* Prints the summary of DB to OUT; a failed query leaves DB->rc < 0. */
 static void print_summary(struct summary_db *db, FILE *out, int top) {
   const char *db_path = db->path;
@@ -158,14 +167,11 @@ static void print_summary(struct summary_db *db, FILE *out, int top) {
   fprintf(out, ", depth %s\n", meta_text(db, "stack_depth", buf, sizeof buf));
   fprintf(out, "  processes:  %lld traced\n",
           (long long)scalar(db, "SELECT count(*) FROM processes"));
-  fprintf(out,
-          "  events:     %lld syscalls, %lld process events, %lld tcp states, %lld off-cpu, "
-          "%lld page faults\n",
-          (long long)scalar(db, "SELECT count(*) FROM syscalls"),
-          (long long)scalar(db, "SELECT count(*) FROM process_events"),
-          (long long)scalar(db, "SELECT count(*) FROM tcp_states"),
-          (long long)scalar(db, "SELECT count(*) FROM offcpu"),
-          (long long)scalar(db, "SELECT count(*) FROM page_faults"));
+  fprintf(out, "  events:     ");
+  for (size_t i = 0; i < sizeof event_counts / sizeof event_counts[0]; i++)
+    fprintf(out, "%s%lld %s", i ? ", " : "", (long long)scalar(db, event_counts[i].sql),
+            event_counts[i].what);
+  fputc('\n', out);
   fprintf(out, "  stacks:     %lld distinct, %lld frames\n",
           (long long)scalar(db, "SELECT count(*) FROM stacks"),
           (long long)scalar(db, "SELECT count(*) FROM frames"));

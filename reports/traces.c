@@ -111,10 +111,9 @@ static int print_trace_totals(sqlite3 *db, const char *path, const struct spanta
 int spantap_report_traces(const char *path, FILE *out, const struct spantap_traces_opts *o,
                           char *err, size_t errlen) {
   sqlite3 *db;
-  int rc = spantap_recording_open(path, &db, err, errlen);
+  int rc = spantap_recording_open_spans(path, &db, err, errlen);
   if (rc < 0)
     return rc;
-  rc = spantap_recording_require_spans(db, path, err, errlen);
   bool text = o->format == SPANTAP_TABLE_TEXT;
   if (rc == 0 && text && spantap_recording_int(db, "SELECT count(*) FROM spans", 0, 0) == 0) {
     explain_no_spans(db, path, out);

@@ -246,10 +246,9 @@ static int tree_add(struct tree *t, long i, const char *guide, const char *cont,
 
 int spantap_report_tree(const char *path, int64_t trace_id, FILE *out, char *err, size_t errlen) {
   sqlite3 *db;
-  int rc = spantap_recording_open(path, &db, err, errlen);
+  int rc = spantap_recording_open_spans(path, &db, err, errlen);
   if (rc < 0)
     return rc;
-  rc = spantap_recording_require_spans(db, path, err, errlen);
   sqlite3_stmt *st = NULL;
   if (rc == 0 && sqlite3_prepare_v2(db,
                                     "SELECT start_ns, dur_ns, spans, depth, critical_path,"
