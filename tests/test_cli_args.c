@@ -92,7 +92,7 @@ static int read_args(struct parsed *p, const char *const *args, int *first, char
       SPANTAP_OPT_OUTPUT(&p->output),
       SPANTAP_OPT_FORCE(&p->force),
   };
-  const struct spantap_cmdline cl = SPANTAP_CMDLINE("test", "usage\n", opts);
+  const struct spantap_cmdline cl = SPANTAP_CMDLINE("test", "usage\n", opts, -1, NULL);
   char *argv[16] = {"test"};
   int argc = 1;
   while (*args && argc < 15)
@@ -212,7 +212,7 @@ static void test_in_order(void **state) {
   (void)state;
   bool force = false;
   const struct spantap_opt opts[] = {SPANTAP_OPT_FORCE(&force)};
-  struct spantap_cmdline cl = SPANTAP_CMDLINE("test", "usage\n", opts);
+  struct spantap_cmdline cl = SPANTAP_CMDLINE("test", "usage\n", opts, -1, NULL);
   cl.in_order = true;
   char *argv[] = {"test", "--", "ls", "-f", NULL};
   int first;
