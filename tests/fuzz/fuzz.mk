@@ -12,6 +12,7 @@ FUZZ_RUN_FLAGS = -max_total_time=$(FUZZ_TIME) -max_len=8192 -timeout=20 -rss_lim
 
 if ENABLE_FUZZING
 FUZZ_HARNESSES = tests/fuzz/fuzz_stream_parse tests/fuzz/fuzz_collector
+FUZZ_HARNESSES += tests/fuzz/fuzz_queue_decode
 noinst_PROGRAMS += $(FUZZ_HARNESSES)
 tests_fuzz_fuzz_stream_parse_SOURCES = tests/fuzz/fuzz_stream_parse.c tests/fuzz/fuzz_targets.h
 tests_fuzz_fuzz_stream_parse_LDFLAGS = $(FUZZ_LDFLAGS)
@@ -19,6 +20,11 @@ tests_fuzz_fuzz_stream_parse_LDADD = libspantap.la
 tests_fuzz_fuzz_collector_SOURCES = tests/fuzz/fuzz_collector.c tests/fuzz/fuzz_targets.h
 tests_fuzz_fuzz_collector_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_collector_LDADD = libspantap.la
+# the queue decoder: binary input, its own seed corpus (no stream dictionary)
+tests_fuzz_fuzz_queue_decode_SOURCES = tests/fuzz/fuzz_queue_decode.c tests/fuzz/fuzz_targets.h
+tests_fuzz_fuzz_queue_decode_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_queue_decode_LDADD = libspantap.la
+CLEANFILES += tests/fuzz/fuzz_queue_decode.log
 CLEANFILES += tests/fuzz/crash-* tests/fuzz/leak-* tests/fuzz/timeout-* tests/fuzz/oom-*
 
 # Each harness starts from the seed corpus and the regressions (read only: new
