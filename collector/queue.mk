@@ -12,8 +12,13 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode
 tests_test_queue_emit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_queue_emit_LDADD = libspantap.la $(CMOCKA_LIBS)
-tests_test_queue_decode_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+# the fuzz harness's code path, to replay its seeds (tests/fuzz/queue_corpus)
+tests_test_queue_decode_SOURCES = tests/test_queue_decode.c tests/fuzz/fuzz_queue_decode.c \
+	tests/fuzz/fuzz_targets.h
+tests_test_queue_decode_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -DSPANTAP_FUZZ_REPLAY \
+	-DFUZZ_DIR='"$(abs_top_srcdir)/tests/fuzz"'
 tests_test_queue_decode_LDADD = libspantap.la $(CMOCKA_LIBS)
+TESTS += tests/live/queue_elaborate.sh
 endif
 EXTRA_DIST += tests/live/queue_elaborate.sh
 
