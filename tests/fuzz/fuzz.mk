@@ -8,10 +8,11 @@ EXTRA_DIST += tests/fuzz
 # Seconds each harness runs in `make fuzz-short` (make fuzz-short FUZZ_TIME=300).
 FUZZ_TIME = 30
 FUZZ_RUN_FLAGS = -max_total_time=$(FUZZ_TIME) -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
-	-print_final_stats=1 -dict=$(srcdir)/tests/fuzz/stream.dict
+	-print_final_stats=1
 
 if ENABLE_FUZZING
 FUZZ_HARNESSES = tests/fuzz/fuzz_stream_parse tests/fuzz/fuzz_collector
+FUZZ_HARNESSES += tests/fuzz/fuzz_queue_decode
 noinst_PROGRAMS += $(FUZZ_HARNESSES)
 tests_fuzz_fuzz_stream_parse_SOURCES = tests/fuzz/fuzz_stream_parse.c tests/fuzz/fuzz_targets.h
 tests_fuzz_fuzz_stream_parse_LDFLAGS = $(FUZZ_LDFLAGS)
@@ -19,6 +20,11 @@ tests_fuzz_fuzz_stream_parse_LDADD = libspantap.la
 tests_fuzz_fuzz_collector_SOURCES = tests/fuzz/fuzz_collector.c tests/fuzz/fuzz_targets.h
 tests_fuzz_fuzz_collector_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_collector_LDADD = libspantap.la
+# the queue decoder: binary input, its own seed corpus (no stream dictionary)
+tests_fuzz_fuzz_queue_decode_SOURCES = tests/fuzz/fuzz_queue_decode.c tests/fuzz/fuzz_targets.h
+tests_fuzz_fuzz_queue_decode_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_queue_decode_LDADD = libspantap.la
+CLEANFILES += tests/fuzz/fuzz_queue_decode.log
 CLEANFILES += tests/fuzz/crash-* tests/fuzz/leak-* tests/fuzz/timeout-* tests/fuzz/oom-*
 
 # Each harness starts from the seed corpus and the regressions (read only: new
@@ -27,12 +33,14 @@ CLEANFILES += tests/fuzz/crash-* tests/fuzz/leak-* tests/fuzz/timeout-* tests/fu
 fuzz-short: $(FUZZ_HARNESSES)
 	@set -e; for f in $(FUZZ_HARNESSES); do \
 	  name=$${f##*/}; \
+	  seeds="$(srcdir)/tests/fuzz/corpus $(srcdir)/tests/fuzz/regressions"; dict=-dict=$(srcdir)/tests/fuzz/stream.dict; \
+	  if [ $$name = fuzz_queue_decode ]; then seeds=$(srcdir)/tests/fuzz/queue_corpus; dict=; fi; \
 	  scratch=$$(mktemp -d "$${TMPDIR:-/tmp}/spantap-$$name.XXXXXX"); \
 	  echo "fuzz-short: $$name for $(FUZZ_TIME) s"; \
 	  if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	     $(builddir)/$$f $(FUZZ_RUN_FLAGS) -artifact_prefix=$(builddir)/tests/fuzz/ \
-	       "$$scratch" $(srcdir)/tests/fuzz/corpus $(srcdir)/tests/fuzz/regressions \
+	     $(builddir)/$$f $(FUZZ_RUN_FLAGS) $$dict -artifact_prefix=$(builddir)/tests/fuzz/ \
+	       "$$scratch" $$seeds \
 	       > $(builddir)/tests/fuzz/$$name.log 2>&1; then \
 	    rm -rf "$$scratch"; \
 	    grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' $(builddir)/tests/fuzz/$$name.log || true; \

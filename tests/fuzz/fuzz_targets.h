@@ -16,4 +16,8 @@ int spantap_fuzz_stream_parse(const uint8_t *data, size_t size);
  * is created once per process and removed at exit. */
 int spantap_fuzz_collector(const uint8_t *data, size_t size);
 
+/* The queue decoder (collector/queue_decode.h) on a queue and passes that
+ * DATA describes (tests/fuzz/fuzz_queue_decode.c says how). */
+int spantap_fuzz_queue_decode(const uint8_t *data, size_t size);
+
 #endif
