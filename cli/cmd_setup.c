@@ -12,7 +12,7 @@ static const char usage[] =
     "\n"
     "Prepare this machine for SystemTap's BPF runtime, idempotently: mount tracefs\n"
     "and debugfs, synthesize a kernel build tree from the kernel's BTF when no real\n"
-    "one exists (kept under DIR, default /var/lib/spantap), and check the shim that\n"
+    "one exists (kept under DIR, default " SPANTAP_DEFAULT_STATE_DIR "), and check the shim that\n"
     "lets stapbpf start without CAP_SYS_RESOURCE. Needs root.\n"
     "\n"
     "  --check          only report what is there and what is missing\n"
@@ -66,10 +66,13 @@ int spantap_cmd_setup(int argc, char **argv) {
     return ready ? SPANTAP_EXIT_OK : SPANTAP_EXIT_FAIL;
   }
   if (geteuid() != 0) {
+    char dir[4096];
+    if (spantap_setup_state_dir(state_dir, dir, sizeof dir) < 0)
+      snprintf(dir, sizeof dir, "%s", state_dir ? state_dir : SPANTAP_DEFAULT_STATE_DIR);
     fprintf(stderr,
             "spantap setup: needs root (it mounts filesystems and writes under %s); "
             "run it with sudo\n",
-            state_dir ? state_dir : "/var/lib/spantap");
+            dir);
     return SPANTAP_EXIT_FAIL;
   }
   char err[1024] = "";
