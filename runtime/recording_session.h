@@ -32,7 +32,7 @@ struct spantap_session_opts {
   struct spantap_script_opts script;
   char **command;    /* argv launched once tracing starts, or NULL; borrowed */
   double duration_s; /* 0: until Ctrl-C, SIGTERM or the command's end */
-  const char *stap;  /* the stap program (a name searched in PATH, or a path) */
+  const char *stap;  /* the stap program (a name searched in PATH, or a path); NULL: "stap" */
   FILE *progress;    /* the user's messages and stap's diagnostics; NULL: none */
 };
 
@@ -63,7 +63,6 @@ struct spantap_session_sink {
  * not wait for an extra source to end: after spantap_session_poll returned 0
  * its owner drains what is left. */
 struct spantap_session_source {
-  const char *name; /* for messages */
   int fd;
   int (*readable)(void *ctx, char *err, size_t errlen);
   void *ctx;

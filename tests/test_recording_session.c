@@ -231,8 +231,7 @@ static void test_extra_source(void **state) {
   assert_int_equal(write(fds[1], "records", 7), 7);
   close(fds[1]);
   struct pipe_source p = {.fd = fds[0]};
-  const struct spantap_session_source src = {
-      .name = "pipe", .fd = fds[0], .readable = read_pipe, .ctx = &p};
+  const struct spantap_session_source src = {.fd = fds[0], .readable = read_pipe, .ctx = &p};
   char err[256] = "";
   struct spantap_session_opts o = base_opts(NULL, 0.3);
   struct sink_state st = {0};
