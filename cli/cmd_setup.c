@@ -51,9 +51,9 @@ int spantap_cmd_setup(int argc, char **argv) {
     return ready ? SPANTAP_EXIT_OK : SPANTAP_EXIT_FAIL;
   }
   if (geteuid() != 0) {
-    char dir[PATH_MAX];
+    char dir[4096];
     if (spantap_setup_state_dir(state_dir, dir, sizeof dir) < 0)
-      snprintf(dir, sizeof dir, "%s", "the state directory");
+      snprintf(dir, sizeof dir, "%s", state_dir ? state_dir : SPANTAP_DEFAULT_STATE_DIR);
     fprintf(stderr,
             "spantap setup: needs root (it mounts filesystems and writes under %s); "
             "run it with sudo\n",

@@ -1,15 +1,16 @@
 /* Synthesizes the kernel build tree `stap -r TREE` needs on a kernel without
  * headers: every file is derived from the running kernel (kallsyms, config.gz,
  * BTF, tracefs) and the tree only appears at its final path once complete. */
-#include "runtime/report.h"
 #include "runtime/kbuild_tree.h"
+
+#include "common/fs_util.h"
+#include "runtime/report.h"
 #include "runtime/tracepoint_headers.h"
 
 #include <bpf/btf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -151,46 +152,6 @@ static int join(char *out, size_t len, const char *a, const char *b) {
     }                                                                                              \
   } while (0)
 
-static int mkdir_p(const char *path, mode_t mode) {
-  char buf[PATH_MAX];
-  size_t n = strlen(path);
-
-  if (n == 0 || n >= sizeof(buf))
-    return -ENAMETOOLONG;
-  memcpy(buf, path, n + 1);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-      return -errno;
-    *p = '/';
-  }
-  if (mkdir(buf, mode) < 0 && errno != EEXIST)
-    return -errno;
-  return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb;
-  (void)ftw;
-  if (type == FTW_DP)
-    return rmdir(path) < 0 ? -1 : 0;
-  return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int spantap_rmtree(const char *path) {
-  struct stat sb;
-
-  if (lstat(path, &sb) < 0)
-    return errno == ENOENT ? 0 : -errno;
-  if (!S_ISDIR(sb.st_mode))
-    return unlink(path) < 0 ? -errno : 0;
-  if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) != 0)
-    return errno ? -errno : -EIO;
-  return 0;
-}
-
 /* Writes TEXT to DIR/NAME (creating parent directories of NAME). */
 static int write_text(const char *dir, const char *name, const char *text, char *err,
                       size_t errlen) {
@@ -205,7 +166,7 @@ static int write_text(const char *dir, const char *name, const char *text, char 
   }
   snprintf(parent, sizeof(parent), "%s", path);
   *strrchr(parent, '/') = '\0';
-  if ((rc = mkdir_p(parent, 0755)) < 0) {
+  if ((rc = spantap_mkdir_p(parent, 0755)) < 0) {
     spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
     return rc;
   }
@@ -668,7 +629,7 @@ static int populate(const struct spantap_kbuild_opts *o, const char *dir, const 
   if (rc == 0) {
     rc = join(path, sizeof(path), dir, "include/trace/events");
     if (rc == 0)
-      rc = mkdir_p(path, 0755);
+      rc = spantap_mkdir_p(path, 0755);
     if (rc < 0)
       spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", path, -rc);
   }
@@ -741,7 +702,7 @@ int spantap_kbuild_build(const struct spantap_kbuild_opts *o, char *err, size_t 
   else
     *slash = '\0';
   base = final + strlen(parent) + (slash == parent ? 0 : 1);
-  if ((rc = mkdir_p(parent, 0755)) < 0) {
+  if ((rc = spantap_mkdir_p(parent, 0755)) < 0) {
     spantap_set_err(err, errlen, "Failed to create directory: path=%s errno=%d", parent, -rc);
     return rc;
   }

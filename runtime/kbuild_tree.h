@@ -39,8 +39,4 @@ int spantap_kbuild_is_current(const char *tree_dir, const char *btf_path);
  * previous tree, if any, is left untouched. */
 int spantap_kbuild_build(const struct spantap_kbuild_opts *opts, char *err, size_t errlen);
 
-/* Removes the directory tree PATH (like rm -rf; symlinks are not followed).
- * A missing PATH is success. Returns 0 or -errno. */
-int spantap_rmtree(const char *path);
-
 #endif

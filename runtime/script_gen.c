@@ -9,14 +9,58 @@
 #include <string.h>
 #include <strings.h>
 
-#include "runtime/stp_templates.h"
 #include "common/syscall_table.h"
+#include "runtime/stp_templates.h"
+#include "spantap/handshake.h"
 #include "spantap/record_format.h"
 
 #define MAP_SIZE 16384        /* processes in the trace map */
 #define THREAD_MAP_SIZE 16384 /* threads with a syscall in flight */
 #define SOCK_MAP_SIZE 16384   /* sockets followed for TCP state changes */
 #define SP_SCAN_WORDS 6       /* stack words searched for a frameless caller */
+
+/* What the syscall probes do with syscall NR: the bits of _st_want[NR], set by
+ * gen_syscall_want and tested by stp/syscalls.stp through @@WANT_*@@. Their
+ * meaning is written once, in want_bits below, which also documents them in
+ * the script (@@WANT_BITS_DOC@@). */
+enum want_bit {
+  WANT_RECORD = 1u << 0,
+  WANT_IF_SOCKET = 1u << 1,
+  WANT_FD_ARG0 = 1u << 2,
+  WANT_FD_RET = 1u << 3,
+  WANT_EXEC_MAPS = 1u << 4,
+  /* the syscalls timed from their entry whatever their fd turns out to be */
+  WANT_TIMED = WANT_RECORD | WANT_FD_RET | WANT_EXEC_MAPS,
+};
+
+static const struct {
+  unsigned bit;
+  const char *meaning;
+} want_bits[] = {
+    {WANT_RECORD, "record it"},
+    {WANT_IF_SOCKET, "record it only when its fd is a socket"},
+    {WANT_FD_ARG0, "arg0 is an fd"},
+    {WANT_FD_RET, "the return value is a new fd"},
+    {WANT_EXEC_MAPS, "mmap: report executable file mappings (XMAP), for symbolization"},
+};
+
+/* Named integer placeholders of the templates, each with its one definition
+ * (docs/record-format.md lists them with the other placeholders). */
+static const struct {
+  const char *name;
+  long value;
+} constants[] = {
+    {"SYSCALL_MAX", SPANTAP_SYSCALL_MAX},
+    {"READY_PING", SPANTAP_READY_PING_WHICH},
+    {"READY_SYSCALLS", SPANTAP_READY_SYSCALLS},
+    {"READY_EXEC", SPANTAP_READY_EXEC},
+    {"WANT_RECORD", WANT_RECORD},
+    {"WANT_IF_SOCKET", WANT_IF_SOCKET},
+    {"WANT_FD_ARG0", WANT_FD_ARG0},
+    {"WANT_FD_RET", WANT_FD_RET},
+    {"WANT_EXEC_MAPS", WANT_EXEC_MAPS},
+    {"WANT_TIMED", WANT_TIMED},
+};
 
 struct gen {
   const struct spantap_script_opts *o;
@@ -237,11 +281,13 @@ static void gen_ustack_bpf(struct gen *g) {
     for (unsigned k = 2; k < depth; k++) {
       emit(g, "      if (!_sf0 && _fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n");
       emit(g, "        if (_w >= _sc && _w < _ec) _sf0 = _w\n");
-      emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; "
-              "_nfp = 0 }\n");
+      emit(g,
+           "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | %u; "
+           "_nfp = 0 }\n",
+           SPANTAP_STACK_UNWIND_BROKEN);
       emit(g, "        _fp = _nfp }\n");
     }
-    emit(g, "      if (!_sf0 && _fp) _sflags = _sflags | 1\n");
+    emit(g, "      if (!_sf0 && _fp) _sflags = _sflags | %u\n", SPANTAP_STACK_TRUNCATED_BUDGET);
     return;
   }
   if (app_only) {
@@ -258,12 +304,14 @@ static void gen_ustack_bpf(struct gen *g) {
       emit(g, "        if (_w >= _sc && _w < _ec) _sf%u = _w\n", k);
     else
       emit(g, "        _sf%u = _w\n", k);
-    emit(g, "        if (!_w) _sflags = _sflags | 2\n");
-    emit(g, "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | 2; "
-            "_nfp = 0 }\n");
+    emit(g, "        if (!_w) _sflags = _sflags | %u\n", SPANTAP_STACK_UNWIND_BROKEN);
+    emit(g,
+         "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | %u; "
+         "_nfp = 0 }\n",
+         SPANTAP_STACK_UNWIND_BROKEN);
     emit(g, "        _fp = _nfp }\n");
   }
-  emit(g, "      if (_fp) _sflags = _sflags | 1\n");
+  emit(g, "      if (_fp) _sflags = _sflags | %u\n", SPANTAP_STACK_TRUNCATED_BUDGET);
 }
 
 /* The module runtime unwinds with stap's own DWARF unwinder; the collector
@@ -344,16 +392,16 @@ static void gen_syscall_want(struct gen *g) {
     unsigned matched = info.classes & classes;
     /* executable mappings are followed whenever stacks are kept */
     if (g->o->stack_mode && strcmp(info.name, "mmap") == 0)
-      bits |= 16;
+      bits |= WANT_EXEC_MAPS;
     if (!matched && !bits)
       continue;
     if (matched) /* else followed only for its mappings */
-      bits |= info.net_if_sock && matched == SPANTAP_CLASS_NET ? 2 : 1;
+      bits |= info.net_if_sock && matched == SPANTAP_CLASS_NET ? WANT_IF_SOCKET : WANT_RECORD;
     if (classes & SPANTAP_CLASS_NET) {
       if (info.fd_arg0)
-        bits |= 4;
+        bits |= WANT_FD_ARG0;
       if (info.fd_ret)
-        bits |= 8;
+        bits |= WANT_FD_RET;
     }
     emit(g, "%s_st_want[%ld] = %u", on_line ? "; " : "  ", nr, bits);
     if (++on_line == 6) {
@@ -363,6 +411,40 @@ static void gen_syscall_want(struct gen *g) {
   }
   if (on_line)
     emit(g, "\n");
+}
+
+/* The comment lines explaining the want bits: two bits a line, as
+ * "//   BIT meaning; BIT meaning;", the last one ending with a period. */
+static void gen_want_bits_doc(struct gen *g) {
+  size_t n = sizeof want_bits / sizeof want_bits[0];
+  for (size_t i = 0; i < n; i++) {
+    bool last = i + 1 == n, line_end = last || i % 2 == 1;
+    emit(g, "%s%u %s%s", i % 2 == 0 ? "//   " : " ", want_bits[i].bit, want_bits[i].meaning,
+         last       ? ".\n"
+         : line_end ? ";\n"
+                    : ";");
+  }
+}
+
+/* Expands @@NR:<name>@@ (a syscall's number from the table) or a named
+ * constant. Returns false when NAME is neither. */
+static bool expand_constant(struct gen *g, const char *name, size_t len) {
+  if (len > 3 && strncmp(name, "NR:", 3) == 0) {
+    char sys[64];
+    snprintf(sys, sizeof sys, "%.*s", (int)(len - 3), name + 3);
+    long nr = spantap_syscall_by_name(sys);
+    if (nr < 0)
+      return false;
+    emit(g, "%ld", nr);
+    return true;
+  }
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    if (strlen(constants[i].name) == len && strncmp(constants[i].name, name, len) == 0) {
+      emit(g, "%ld", constants[i].value);
+      return true;
+    }
+  }
+  return false;
 }
 
 static void expand(struct gen *g, const char *name, size_t len) {
@@ -404,7 +486,9 @@ static void expand(struct gen *g, const char *name, size_t len) {
     char kind[32];
     snprintf(kind, sizeof kind, "%.*s", (int)(len - 5), name + 5);
     gen_emit(g, kind);
-  } else {
+  } else if (IS("WANT_BITS_DOC")) {
+    gen_want_bits_doc(g);
+  } else if (!expand_constant(g, name, len)) {
     g->err = -EINVAL;
   }
 #undef IS

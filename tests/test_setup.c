@@ -2,6 +2,7 @@
  * synthesis and its stamp, status detection, stap argument derivation and the
  * memlock shim. Tests that need the running kernel's BTF, tracefs, gcc or
  * root say why when they skip. */
+#include "common/fs_util.h"
 #include "runtime/kbuild_tree.h"
 #include "runtime/machine_setup.h"
 #include "runtime/tracepoint_headers.h"

@@ -151,4 +151,15 @@ check "stap killed: the recording says so" 0 \
 check "stap killed: the database is intact" ok "$(q "$WORK/kill.db" "PRAGMA integrity_check")"
 check "stap killed: the reason names stap" 1 \
   "$(q "$WORK/kill.db" "SELECT count(*) FROM recording WHERE key = 'incomplete_reason' AND text_value LIKE '%stap%'")"
+
+# 8. a saved stream that cannot be written in full is an error, never a silent truncation
+"$SPANTAP" record --force -o "$WORK/full.db" --save-stream /dev/full -- "$CHAIN_APP" chain 1 \
+  > "$WORK/full.out" 2>&1
+check "--save-stream on a full device: exit 3 (incomplete)" 3 $?
+check "... with a message naming the saved stream" 1 \
+  "$(grep -c 'Failed to write --save-stream: path=/dev/full' "$WORK/full.out")"
+check "... and the recording says it is incomplete" 0 \
+  "$(q "$WORK/full.db" "SELECT num_value FROM recording WHERE key = 'complete'")"
+check "... naming the saved stream as the reason" 1 \
+  "$(q "$WORK/full.db" "SELECT count(*) FROM recording WHERE key = 'incomplete_reason' AND text_value LIKE '%save-stream%'")"
 finish

@@ -1,0 +1,123 @@
+/* Recording session: the live side of `spantap record`. It picks the runtime,
+ * writes the script, starts stap and the traced command (held before its exec
+ * until every probe family answered the start-up ping), and runs the loop that
+ * carries stap's output to a sink: the handshake, the duration and drain
+ * timers, a periodic tick, stap's diagnostics and loss reports, Ctrl-C and the
+ * reaping of stap and the command.
+ *
+ * The session knows nothing of the collector: records leave through the
+ * sink's callbacks, which the caller wires to whatever consumes them. A second
+ * record source (a reader of BPF maps, say) joins the same loop as an extra
+ * source: a descriptor polled beside stap's output, or a callback run on every
+ * turn of the loop, each delivering its records through its own context.
+ *
+ * Use: spantap_session_new (checks, no side effect but the runtime line on
+ * PROGRESS), spantap_session_start, spantap_session_poll until it returns 0 or
+ * an error, spantap_session_stop, spantap_session_destroy (also the one
+ * cleanup after any failure). */
+#ifndef SPANTAP_RECORDING_SESSION_H
+#define SPANTAP_RECORDING_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/script_gen.h"
+
+struct spantap_session_opts {
+  const char *runtime; /* "bpf", "kernel" or "auto" */
+  /* What to trace. The session fills in runtime, launch_pid and self_pid;
+   * the arrays it points to are borrowed for the session's life. */
+  struct spantap_script_opts script;
+  char **command;    /* argv launched once tracing starts, or NULL; borrowed */
+  double duration_s; /* 0: until Ctrl-C, SIGTERM or the command's end */
+  const char *stap;  /* the stap program (a name searched in PATH, or a path); NULL: "stap" */
+  FILE *progress;    /* the user's messages and stap's diagnostics; NULL: none */
+};
+
+/* Where the session delivers what stap produces. Every callback returns 0, or
+ * a negative errno with the reason in ERR: the session then stops stap, marks
+ * the recording "storing failed" and spantap_session_poll returns -EIO. */
+struct spantap_session_sink {
+  void *ctx;
+  /* LEN bytes of the script's record stream, split anywhere. */
+  int (*stream)(void *ctx, const char *buf, size_t len, char *err, size_t errlen);
+  /* COUNT events the runtime reported lost on its standard error; SOURCE
+   * says where ("runtime"). */
+  int (*lost)(void *ctx, uint64_t count, const char *source, char *err, size_t errlen);
+  /* Called about every 500 ms and nowhere else: commit what arrived. May be NULL. */
+  int (*tick)(void *ctx, char *err, size_t errlen);
+  /* The SPANTAP_READY_* probe families whose READY records arrived so far:
+   * tracing starts (the command is released, the duration counts) once all
+   * have. Called on every turn of the loop; must not fail. */
+  unsigned (*ready)(void *ctx);
+};
+
+/* An extra record source polled in the session's loop beside stap's output.
+ * With FD >= 0, READABLE runs when FD is readable (or hung up); with FD -1,
+ * on every turn of the loop (at least every 100 ms). READABLE reads what is
+ * there and delivers it itself; it returns 0 to stay polled, 1 when the source
+ * has ended (it is polled no more), or a negative errno with the reason in ERR
+ * (handled like a failed sink). The session does not own FD or CTX, and does
+ * not wait for an extra source to end: after spantap_session_poll returned 0
+ * its owner drains what is left. */
+struct spantap_session_source {
+  int fd;
+  int (*readable)(void *ctx, char *err, size_t errlen);
+  void *ctx;
+};
+
+#define SPANTAP_SESSION_MAX_SOURCES 4
+
+/* What a session leaves behind, valid until spantap_session_destroy. */
+struct spantap_session_result {
+  bool ready;         /* every probe family answered: tracing started */
+  int64_t started_ns; /* CLOCK_MONOTONIC when tracing started (or stap was started) */
+  /* CLOCK_REALTIME - CLOCK_MONOTONIC, both read at the same instant */
+  int64_t wall_clock_offset_ns;
+  /* NULL, or why the recording is incomplete: the script did not start in
+   * time or never started, stap exited on its own, the sink failed. */
+  const char *incomplete;
+};
+
+struct spantap_session;
+
+/* Checks that the session can run (stap exists, the machine is prepared for
+ * the runtime chosen: "auto" picks the module runtime when this kernel loads
+ * modules and has a build tree, else BPF) and prints the runtime chosen to
+ * OPTS->progress. OPTS is copied; what it points to is borrowed. Returns 0 and
+ * an owned session in *OUT (spantap_session_destroy), or -errno with what is
+ * missing in ERR; nothing is started. */
+int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_session **out,
+                        char *err, size_t errlen);
+
+/* Adds an extra record source (copied) to S, before or after the start.
+ * Returns 0, or -ENOSPC past SPANTAP_SESSION_MAX_SOURCES. */
+int spantap_session_add_source(struct spantap_session *s, const struct spantap_session_source *src);
+
+/* Starts the session: routes SIGINT and SIGTERM into the loop (they stop the
+ * recording in order), forks the command held before its exec, writes the
+ * script to a temporary file and starts stap on it. SINK is copied. Returns 0
+ * or -errno with the failing step in ERR (destroy S then). */
+int spantap_session_start(struct spantap_session *s, const struct spantap_session_sink *sink,
+                          char *err, size_t errlen);
+
+/* Runs one turn of the loop: waits up to 100 ms for stap's output, its
+ * diagnostics, a signal or an extra source, and handles what arrived and what
+ * is due (pings, timers, the tick). Returns 1 while the recording goes on, 0
+ * once it has ended (stap exited and its output is drained), or a negative
+ * errno with the reason in ERR (a callback failed, or poll did). */
+int spantap_session_poll(struct spantap_session *s, char *err, size_t errlen);
+
+/* Ends the session: stap, if still running, is killed and reaped; fills
+ * *RESULT. The traced command, if still running, is left to
+ * spantap_session_destroy. */
+void spantap_session_stop(struct spantap_session *s, struct spantap_session_result *result);
+
+/* Stops whatever still runs (SIGTERM to the command, SIGKILL to stap, both
+ * reaped), closes the descriptors, removes the script and frees S. NULL is a
+ * no-op. */
+void spantap_session_destroy(struct spantap_session *s);
+
+#endif
