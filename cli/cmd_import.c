@@ -45,7 +45,7 @@ int spantap_cmd_import(int argc, char **argv) {
                                            {0, 0, 0, 0}};
   const char *output = "trace.db";
   bool force = false;
-  unsigned mode = 1, depth = 8;
+  unsigned mode = SPANTAP_STACK_AS_RECORDED, depth = 8;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:fs:d:h", longopts, NULL)) != -1) {
@@ -99,11 +99,11 @@ int spantap_cmd_import(int argc, char **argv) {
       fclose(in);
     return SPANTAP_EXIT_FAIL;
   }
-  struct spantap_symbolizer *sym = spantap_symbolizer_new();
+  struct spantap_symbolizer *sym = NULL;
   struct spantap_collector_opts copts = {.live = false, .stack_mode = mode, .stack_depth = depth};
   struct spantap_collector *col = NULL;
-  int rc = sym ? spantap_collector_new(store, sym, &copts, &col) : -ENOMEM;
-  if (rc < 0)
+  int rc = spantap_symbolizer_open(&sym, err, sizeof err);
+  if (rc == 0 && (rc = spantap_collector_new(store, sym, &copts, &col)) < 0)
     snprintf(err, sizeof err, "Failed to start collector: errno=%s", strerror(-rc));
   static char buf[1 << 16];
   size_t n;
@@ -134,8 +134,8 @@ int spantap_cmd_import(int argc, char **argv) {
                          s->begin_seen ? "the stream ends before the script's END record"
                                        : "the stream has no BEGIN record",
                          0);
-    spantap_store_meta(store, "stack_mode", NULL, mode);
-    spantap_store_meta(store, "stack_depth", NULL, depth);
+    spantap_store_meta(store, "stack_mode", NULL, s->stack_mode);
+    spantap_store_meta(store, "stack_depth", NULL, s->stack_depth);
     spantap_store_meta(store, "source", path, 0);
     spantap_collector_flush(col, err, sizeof err);
   }

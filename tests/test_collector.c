@@ -164,7 +164,7 @@ static void test_truncated_and_long_lines(void **state) {
   assert_int_equal(spantap_collector_feed(c, big, 100000, err, sizeof err), 0);
   free(big);
   char cut[64];
-  snprintf(cut, sizeof cut, "BEGIN %d 0 bpf\nSC 1 2 3 4 5", SPANTAP_RECORD_FORMAT_VERSION);
+  snprintf(cut, sizeof cut, "BEGIN %d 0 1 8 bpf\nSC 1 2 3 4 5", SPANTAP_RECORD_FORMAT_VERSION);
   assert_int_equal(spantap_collector_feed(c, cut, strlen(cut), err, sizeof err), 0);
   assert_int_equal(spantap_collector_finish(c, err, sizeof err), 0);
   const struct spantap_collector_stats *s = spantap_collector_stats(c);
@@ -203,7 +203,7 @@ static void test_socket_announced_on_another_cpu(void **state) {
   struct spantap_collector *c;
   assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
   snprintf(stream, sizeof stream,
-           "BEGIN %d 0 bpf\n"
+           "BEGIN %d 0 4 8 bpf\n"
            "EXEC 100 20 20 1 1 0 0 0 0 /usr/sbin/server\n"
            "NC 300 10 20 22 0 50 5 0 0 777\n" /* thread 22 reads, first in the stream */
            "SOCK 200 20 777 2 6 8080 41000 0 16777343 0 16777343\n" /* announced by 21 */
