@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,30 +177,11 @@ static int on_socket(struct spantap_collector *c, const struct spantap_record *r
                             .ts = v[SPANTAP_SOCKET_ts],
                             .pid = v[SPANTAP_SOCKET_pid],
                             .sock = (uint64_t)v[SPANTAP_SOCKET_sock],
-                            .ends = {.family = (int)v[SPANTAP_SOCKET_family],
-                                     .proto = (int)v[SPANTAP_SOCKET_proto],
-                                     .lport = (int)v[SPANTAP_SOCKET_lport],
-                                     .rport = (int)v[SPANTAP_SOCKET_rport],
-                                     .laddr_hi = v[SPANTAP_SOCKET_laddr_hi],
-                                     .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
-                                     .raddr_hi = v[SPANTAP_SOCKET_raddr_hi],
-                                     .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]}};
+                            .ends = spantap_connections_record_ends(r)};
   e.conn_id = spantap_connections_intern(c->conns, &e.ends, e.sock);
   if (e.conn_id < 0)
     return (int)e.conn_id;
   return spantap_reorder_push(c->window, &e);
-}
-
-/* The socket addresses of a TCP record. */
-static struct spantap_endpoints tcp_record_ends(const int64_t *v) {
-  return (struct spantap_endpoints){.family = (int)v[SPANTAP_TCPSTATE_family],
-                                    .proto = IPPROTO_TCP,
-                                    .lport = (int)v[SPANTAP_TCPSTATE_lport],
-                                    .rport = (int)v[SPANTAP_TCPSTATE_rport],
-                                    .laddr_hi = v[SPANTAP_TCPSTATE_laddr_hi],
-                                    .laddr_lo = v[SPANTAP_TCPSTATE_laddr_lo],
-                                    .raddr_hi = v[SPANTAP_TCPSTATE_raddr_hi],
-                                    .raddr_lo = v[SPANTAP_TCPSTATE_raddr_lo]};
 }
 
 static int on_tcpstate(struct spantap_collector *c, const struct spantap_record *r) {
@@ -217,7 +197,7 @@ static int on_tcpstate(struct spantap_collector *c, const struct spantap_record 
                             .tid = v[SPANTAP_TCPSTATE_tid],
                             .stack_id = spantap_collector_stack(c, p, r, ts),
                             .sock = (uint64_t)v[SPANTAP_TCPSTATE_sock],
-                            .ends = tcp_record_ends(v),
+                            .ends = spantap_connections_record_ends(r),
                             .state = v[SPANTAP_TCPSTATE_newstate]};
   if (e.stack_id < 0)
     return (int)e.stack_id;
@@ -354,19 +334,6 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
   return -EINVAL;
 }
 
-static void note_malformed(struct spantap_collector *c, const char *why) {
-  if (c->stats.malformed < SPANTAP_MALFORMED_EXAMPLES) {
-    c->stats.malformed_examples[c->stats.malformed].line_no = c->stats.lines;
-    c->stats.malformed_examples[c->stats.malformed].why = why;
-  }
-  c->stats.malformed++;
-}
-
-void spantap_collector_count_malformed(struct spantap_collector *c, const char *why) {
-  c->stats.lines++;
-  note_malformed(c, why);
-}
-
 /* Checks R's time fields and, when they can be right, advances the newest
  * event time read (which dates losses the runtime reports aside). Returns why
  * they cannot be right (a negative time or duration, or an end past the
@@ -392,7 +359,7 @@ int spantap_collector_push_record(struct spantap_collector *c, const struct span
     return spantap_collector_save_failed(c, err, errlen);
   const char *bad_time = take_record_time(c, r);
   if (bad_time) {
-    note_malformed(c, bad_time);
+    spantap_collector_note_malformed(c, bad_time);
     return 0;
   }
   int rc = on_record(c, r);
@@ -402,7 +369,7 @@ int spantap_collector_push_record(struct spantap_collector *c, const struct span
     return -EIO;
   }
   if (rc == -EINVAL) {
-    note_malformed(c, "record out of place");
+    spantap_collector_note_malformed(c, "record out of place");
     return 0;
   }
   if (rc < 0 && c->save_errno)

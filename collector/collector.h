@@ -52,10 +52,10 @@ struct spantap_collector_stats {
   uint64_t lines; /* records read, malformed ones included (lines of a text stream) */
   uint64_t records[SPANTAP_REC__COUNT];
   uint64_t malformed;
-  uint64_t lost;      /* events the runtime reported lost */
-  uint64_t processes; /* distinct traced processes seen */
-  uint64_t frames, stacks, modules, connections;
-  uint64_t unknown_frames;  /* addresses outside any known mapping */
+  uint64_t lost;                                 /* events the runtime reported lost */
+  uint64_t processes;                            /* distinct traced processes seen */
+  uint64_t frames, stacks, modules, connections; /* modules, connections: as of the last flush */
+  uint64_t unknown_frames;                       /* addresses outside any known mapping */
   uint64_t unknown_sockets; /* NC records naming a socket no SOCK record announced */
   uint64_t unsymbolized[SPANTAP_UNSYM__COUNT]; /* frames without a function, by reason */
   char symbolize_error[256];                   /* the symbolizer's first message, or "" */

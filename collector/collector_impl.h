@@ -97,7 +97,10 @@ int spantap_collector_name_service(struct spantap_collector *c, int64_t pid, con
 /* The service name of PID (borrowed), or NULL. */
 const char *spantap_collector_service(const struct spantap_collector *c, int64_t pid);
 
-/* counters.c: stores the recording's counters. Returns 0 or -EIO. */
+/* counters.c: counts a malformed record (already counted as read) for WHY,
+ * keeping the first few as examples. */
+void spantap_collector_note_malformed(struct spantap_collector *c, const char *why);
+/* Stores the recording's counters. Returns 0 or -EIO. */
 int spantap_collector_store_counters(struct spantap_collector *c);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -67,6 +68,32 @@ int64_t spantap_connections_intern(struct spantap_connections *t, const struct s
       return -EIO;
   }
   return id;
+}
+
+struct spantap_endpoints spantap_connections_record_ends(const struct spantap_record *r) {
+  const int64_t *v = r->v;
+  switch (r->desc->kind) {
+    case SPANTAP_REC_SOCKET:
+      return (struct spantap_endpoints){.family = (int)v[SPANTAP_SOCKET_family],
+                                        .proto = (int)v[SPANTAP_SOCKET_proto],
+                                        .lport = (int)v[SPANTAP_SOCKET_lport],
+                                        .rport = (int)v[SPANTAP_SOCKET_rport],
+                                        .laddr_hi = v[SPANTAP_SOCKET_laddr_hi],
+                                        .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
+                                        .raddr_hi = v[SPANTAP_SOCKET_raddr_hi],
+                                        .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
+    case SPANTAP_REC_TCPSTATE:
+      return (struct spantap_endpoints){.family = (int)v[SPANTAP_TCPSTATE_family],
+                                        .proto = IPPROTO_TCP,
+                                        .lport = (int)v[SPANTAP_TCPSTATE_lport],
+                                        .rport = (int)v[SPANTAP_TCPSTATE_rport],
+                                        .laddr_hi = v[SPANTAP_TCPSTATE_laddr_hi],
+                                        .laddr_lo = v[SPANTAP_TCPSTATE_laddr_lo],
+                                        .raddr_hi = v[SPANTAP_TCPSTATE_raddr_hi],
+                                        .raddr_lo = v[SPANTAP_TCPSTATE_raddr_lo]};
+    default:
+      return (struct spantap_endpoints){0};
+  }
 }
 
 uint64_t spantap_connections_count(const struct spantap_connections *t) {

@@ -7,6 +7,7 @@
 
 #include "collector/event.h"
 #include "collector/store.h"
+#include "spantap/record.h"
 
 struct spantap_connections;
 
@@ -19,6 +20,10 @@ void spantap_connections_destroy(struct spantap_connections *t); /* NULL is a no
  * id (>= 1), -ENOMEM, or -EIO when the store failed. */
 int64_t spantap_connections_intern(struct spantap_connections *t,
                                    const struct spantap_endpoints *ends, uint64_t sock);
+
+/* The socket ends that a SOCK or TCP record R describes (IPPROTO_TCP for a
+ * TCP record); zero ends for any other kind. */
+struct spantap_endpoints spantap_connections_record_ends(const struct spantap_record *r);
 
 /* Connections interned. */
 uint64_t spantap_connections_count(const struct spantap_connections *t);

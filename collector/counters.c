@@ -1,6 +1,7 @@
-/* The recording's counters, persisted as rows of the recording table
- * (docs/schema.md) when the collector finishes: what it read, what it could
- * not use and why, and the span engine's and reorder window's counters. */
+/* The recording's counters: malformed records as they come, and all of them
+ * persisted as rows of the recording table (docs/schema.md) when the
+ * collector finishes: what it read, what it could not use and why, and the
+ * span engine's and reorder window's counters. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -52,4 +53,17 @@ int spantap_collector_store_counters(struct spantap_collector *c) {
       spantap_store_meta(c->store, "symbolize_error", s->symbolize_error, 0) < 0)
     return -EIO;
   return 0;
+}
+
+void spantap_collector_note_malformed(struct spantap_collector *c, const char *why) {
+  if (c->stats.malformed < SPANTAP_MALFORMED_EXAMPLES) {
+    c->stats.malformed_examples[c->stats.malformed].line_no = c->stats.lines;
+    c->stats.malformed_examples[c->stats.malformed].why = why;
+  }
+  c->stats.malformed++;
+}
+
+void spantap_collector_count_malformed(struct spantap_collector *c, const char *why) {
+  c->stats.lines++;
+  spantap_collector_note_malformed(c, why);
 }

@@ -111,6 +111,8 @@ int spantap_collector_flush(struct spantap_collector *c, char *err, size_t errle
   c->in_batch = 0;
   c->stats.spans = *spantap_span_engine_stats(c->spans);
   c->stats.reorder = *spantap_reorder_stats(c->window);
+  c->stats.modules = spantap_module_registry_count(c->modules);
+  c->stats.connections = spantap_connections_count(c->conns);
   if (spantap_collector_save_flush(c) < 0)
     return spantap_collector_save_failed(c, err, errlen);
   return spantap_store_commit(c->store, err, errlen);
