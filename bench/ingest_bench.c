@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  fprintf(f, "BEGIN %d 0 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
+  fprintf(f, "BEGIN %d 0 4 8 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
   for (int p = 0; p < 8; p++) {
     fprintf(f, "MAP 1 %d 0 0 0 0 %s\n", 1000 + p, t.path);
     fprintf(f, "MAP 1 %d %" PRIu64 " %" PRIu64 " %" PRIu64 " 1 r-xp %s\n", 1000 + p, t.start, t.end,

@@ -60,7 +60,7 @@ static size_t build_stream(long first, long count, bool whole, char **buf) {
   long nr_pread = spantap_syscall_by_name("pread64"),
        nr_epoll = spantap_syscall_by_name("epoll_wait");
   if (whole)
-    fprintf(f, "BEGIN %d 0 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
+    fprintf(f, "BEGIN %d 0 4 8 bpf\n", SPANTAP_RECORD_FORMAT_VERSION);
   announce_sockets(f, first * 4000);
   for (long r = first; r < first + count; r++) {
     int k = (int)(r % CONNECTIONS), tid = FRONT_PID + 1 + k % WORKERS;

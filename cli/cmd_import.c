@@ -39,7 +39,8 @@ static int import_failed(const char *output, const char *err) {
 int spantap_cmd_import(int argc, char **argv) {
   const char *output = "trace.db";
   bool force = false, has_mode = false;
-  unsigned mode = 0, depth = 8; /* mode: as recorded unless --stack-mode is given */
+  /* as recorded (the stream's BEGIN record) unless --stack-mode/--stack-depth are given */
+  unsigned mode = SPANTAP_STACK_AS_RECORDED, depth = SPANTAP_STACK_AS_RECORDED;
   const struct spantap_opt opts[] = {SPANTAP_OPT_OUTPUT(&output), SPANTAP_OPT_FORCE(&force),
                                      SPANTAP_OPT_STACK_MODE(&mode, &has_mode),
                                      SPANTAP_OPT_STACK_DEPTH(&depth)};
@@ -48,9 +49,6 @@ int spantap_cmd_import(int argc, char **argv) {
   int first, status = spantap_args_parse(&cl, argc, argv, &first);
   if (status >= 0)
     return status;
-  /* the stream does not carry its stack mode yet: as recorded means mode 1 */
-  if (!has_mode)
-    mode = 1;
   const char *path = argv[first];
   FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
   if (!in) {
@@ -67,11 +65,11 @@ int spantap_cmd_import(int argc, char **argv) {
       fclose(in);
     return SPANTAP_EXIT_FAIL;
   }
-  struct spantap_symbolizer *sym = spantap_symbolizer_new();
+  struct spantap_symbolizer *sym = NULL;
   struct spantap_collector_opts copts = {.live = false, .stack_mode = mode, .stack_depth = depth};
   struct spantap_collector *col = NULL;
-  int rc = sym ? spantap_collector_new(store, sym, &copts, &col) : -ENOMEM;
-  if (rc < 0)
+  int rc = spantap_symbolizer_open(&sym, err, sizeof err);
+  if (rc == 0 && (rc = spantap_collector_new(store, sym, &copts, &col)) < 0)
     snprintf(err, sizeof err, "Failed to start collector: errno=%s", strerror(-rc));
   static char buf[1 << 16];
   size_t n;
@@ -102,8 +100,8 @@ int spantap_cmd_import(int argc, char **argv) {
                          s->begin_seen ? "the stream ends before the script's END record"
                                        : "the stream has no BEGIN record",
                          0);
-    spantap_store_meta(store, "stack_mode", NULL, mode);
-    spantap_store_meta(store, "stack_depth", NULL, depth);
+    spantap_store_meta(store, "stack_mode", NULL, s->stack_mode);
+    spantap_store_meta(store, "stack_depth", NULL, s->stack_depth);
     spantap_store_meta(store, "source", path, 0);
     spantap_collector_flush(col, err, sizeof err);
   }

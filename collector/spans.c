@@ -4,21 +4,18 @@
 #include "collector/spans.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "collector/u64_map.h"
+#include "common/kernel_abi.h"
 #include "common/syscall_table.h"
 
-#define PENDING_MAX 4096     /* undecided events a span may hold */
-#define TCP_STATE_CLOSE 7    /* the kernel's TCP_CLOSE */
-#define IPPROTO_TCP_NUMBER 6 /* struct sock's sk_protocol for TCP */
-#define AF_INET_NUMBER 2
-#define AF_INET6_NUMBER 10
-#define ECONNRESET_NUMBER 104
-#define EPIPE_NUMBER 32
+#define PENDING_MAX 4096         /* undecided events a span may hold */
 #define TEXT_MAX 1024            /* services and critical-path texts of a trace */
 #define DISTINCT_SERVICES_MAX 64 /* services named in a trace's row */
 
@@ -173,14 +170,14 @@ const struct spantap_span_stats *spantap_span_engine_stats(const struct spantap_
 /* An IPv4 peer of a dual-stack IPv6 socket shows up as ::ffff:a.b.c.d; the
  * other side may see plain IPv4. Both are brought to IPv4. */
 static void normalize_ends(struct spantap_endpoints *e) {
-  if (e->family != AF_INET6_NUMBER)
+  if (e->family != AF_INET6)
     return;
   uint64_t lhi = (uint64_t)e->laddr_hi, rhi = (uint64_t)e->raddr_hi;
   bool lmapped = e->laddr_lo == 0 && (lhi & 0xffffffffu) == 0xffff0000u;
   bool rmapped = e->raddr_lo == 0 && (rhi & 0xffffffffu) == 0xffff0000u;
   if (!lmapped || !rmapped)
     return;
-  e->family = AF_INET_NUMBER;
+  e->family = AF_INET;
   e->laddr_lo = (int64_t)(lhi >> 32);
   e->raddr_lo = (int64_t)(rhi >> 32);
   e->laddr_hi = e->raddr_hi = 0;
@@ -755,7 +752,7 @@ static int on_socket_syscall(struct spantap_span_engine *s, const struct spantap
         rc = conn_close_span(s, c, "no_response");
         return rc ? rc : attribute_to_thread(s, e);
       }
-      if (e->ret == -ECONNRESET_NUMBER || e->ret == -EPIPE_NUMBER) {
+      if (e->ret == -ECONNRESET || e->ret == -EPIPE) {
         rc = conn_close_span(s, c, "reset");
         return rc ? rc : attribute_to_thread(s, e);
       }
@@ -788,7 +785,7 @@ static void mark_lossy(uint64_t key, void *value, void *ctx) {
 int spantap_span_engine_event(struct spantap_span_engine *s, const struct spantap_event *e) {
   switch (e->kind) {
     case SPANTAP_EV_SYSCALL:
-      if (e->sock && e->ends.proto == IPPROTO_TCP_NUMBER)
+      if (e->sock && e->ends.proto == IPPROTO_TCP)
         return on_socket_syscall(s, e);
       return attribute_to_thread(s, e);
     case SPANTAP_EV_FORK: {
@@ -815,7 +812,7 @@ int spantap_span_engine_event(struct spantap_span_engine *s, const struct spanta
       spantap_u64_map_foreach(s->open_spans, mark_lossy, &s->stats);
       return 0;
     case SPANTAP_EV_TCPSTATE:
-      if (e->state == TCP_STATE_CLOSE) {
+      if (e->state == SPANTAP_TCP_CLOSE) {
         struct conn *c = spantap_u64_map_get(s->conns, e->sock);
         if (c) {
           int rc = conn_close_span(s, c, "reset");

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "collector/event.h"
-#include "collector/store.h"
+#include "collector/span_model.h"
 
 /* Where the engine's results go. Each callback returns 0, or nonzero to stop
  * the engine (the value is passed back to its caller). */

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/kernel_abi.h"
+
 /* Spans and traces, derived by collector/spans.c; documented in docs/schema.md. */
 #define SPAN_SCHEMA_SQL                                                                            \
   "CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id INTEGER NOT NULL,\n"                       \
@@ -492,17 +494,13 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
 
 int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                             int64_t conn_id, int old_state, int new_state, int64_t stack_id) {
-  static const char *const names[] = {
-      "?",     "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",   "TIME_WAIT",
-      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV"};
-  const int n = (int)(sizeof names / sizeof names[0]);
   sqlite3_stmt *st = s->st[ST_TCP];
   sqlite3_bind_int64(st, 1, ts);
   sqlite3_bind_int64(st, 2, pid);
   sqlite3_bind_int64(st, 3, tid);
   bind_id(st, 4, conn_id);
-  bind_text(st, 5, old_state > 0 && old_state < n ? names[old_state] : "?");
-  bind_text(st, 6, new_state > 0 && new_state < n ? names[new_state] : "?");
+  bind_text(st, 5, spantap_tcp_state_name(old_state));
+  bind_text(st, 6, spantap_tcp_state_name(new_state));
   bind_id(st, 7, stack_id);
   return step(s, ST_TCP);
 }

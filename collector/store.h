@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/span_model.h"
+
 struct spantap_store;
 
 /* Creates the database at PATH. Refuses an existing file with -EEXIST unless
@@ -69,32 +71,6 @@ int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64
 int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                              uint64_t address, int64_t error_code, int64_t stack_id,
                              int64_t span_id);
-
-/* One derived span (docs/schema.md, table spans). Strings are borrowed. */
-struct spantap_span_row {
-  int64_t id, trace_id, parent_id; /* parent_id 0: the trace's root */
-  const char *kind;                /* "server" or "client" */
-  int64_t pid, tid;
-  const char *service; /* the executable's file name */
-  int64_t conn_id;
-  int64_t start_ns, end_ns;
-  const char *status; /* "ok", "no_response", "reset", "unfinished", "loss" */
-  int depth, critical;
-  int64_t bytes_in, bytes_out, syscalls;
-  int64_t net_ns, file_ns, mem_ns, proc_ns, other_ns; /* syscall time by class */
-  int64_t offcpu_ns, switches, page_faults;
-  int64_t start_stack_id, end_stack_id;
-};
-
-/* One request trace (docs/schema.md, table traces). Strings are borrowed. */
-struct spantap_trace_row {
-  int64_t id, root_span_id;
-  int64_t start_ns, end_ns, spans;
-  int depth;
-  const char *services;      /* distinct services, in order of first span */
-  const char *critical_path; /* services along the critical path, "a > b > c" */
-  int complete;              /* 0 when a span is unfinished or lies in a window with loss */
-};
 
 int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r);
 int spantap_store_span_edge(struct spantap_store *s, int64_t parent_id, int64_t child_id,

@@ -119,6 +119,13 @@ int spantap_record_parse(const char *line, size_t len, struct spantap_record *re
       *why = "bad integer field";
       return -EINVAL;
     }
+    /* another version's BEGIN may have other fields: its version is enough */
+    if (i == SPANTAP_BEGIN_format_version && d->kind == SPANTAP_REC_BEGIN &&
+        rec->v[i] != SPANTAP_RECORD_FORMAT_VERSION) {
+      rec->desc = d;
+      *why = "another record format version";
+      return -EPROTO;
+    }
   }
   if (d->has_stack && p + 1 < end && p[0] == ' ' && p[1] == '@') {
     p++;

@@ -91,22 +91,35 @@ static void set_error(struct spantap_symbolizer *s, const char *fmt, ...) {
   va_end(ap);
 }
 
-struct spantap_symbolizer *spantap_symbolizer_new(void) {
-  struct spantap_symbolizer *s = calloc(1, sizeof *s);
-  if (!s)
-    return NULL;
-  s->nslots = 64;
-  s->slots = calloc(s->nslots, sizeof *s->slots);
-  s->dwfl = dwfl_begin(&callbacks);
-  if (!s->slots || !s->dwfl) {
-    if (s->dwfl)
-      dwfl_end(s->dwfl);
-    free(s->slots);
-    free(s);
-    return NULL;
+int spantap_symbolizer_open(struct spantap_symbolizer **out, char *err, size_t errlen) {
+  /* the session first: when it fails, libdwfl's own message says why */
+  Dwfl *dwfl = dwfl_begin(&callbacks);
+  if (!dwfl) {
+    snprintf(err, errlen, "Failed to begin a libdwfl session (dwfl_begin): error=%s",
+             dwfl_errmsg(-1));
+    return -ENOMEM;
   }
+  struct spantap_symbolizer *s = calloc(1, sizeof *s);
+  if (s) {
+    s->nslots = 64;
+    s->slots = calloc(s->nslots, sizeof *s->slots);
+  }
+  if (!s || !s->slots) {
+    snprintf(err, errlen, "Failed to allocate the symbolizer: error=%s", strerror(ENOMEM));
+    dwfl_end(dwfl);
+    free(s);
+    return -ENOMEM;
+  }
+  s->dwfl = dwfl;
   elf_version(EV_CURRENT);
-  return s;
+  *out = s;
+  return 0;
+}
+
+struct spantap_symbolizer *spantap_symbolizer_new(void) {
+  struct spantap_symbolizer *s = NULL;
+  char err[256];
+  return spantap_symbolizer_open(&s, err, sizeof err) == 0 ? s : NULL;
 }
 
 /* Frees M; its image only once no Dwfl refers to it any more. */

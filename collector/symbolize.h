@@ -5,6 +5,7 @@
 #define SPANTAP_SYMBOLIZE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Opaque. Caches, per module path, one Dwfl with the file reported at bias 0
@@ -23,7 +24,12 @@ struct spantap_symbol {
   int line;           /* 0 without debuginfo */
 };
 
-/* Returns an owned symbolizer (destroy with spantap_symbolizer_destroy), or NULL on ENOMEM. */
+/* Sets *OUT to an owned symbolizer (destroy with spantap_symbolizer_destroy).
+ * Returns 0, or -ENOMEM with ERR saying which step failed (starting the
+ * libdwfl session quotes dwfl_errmsg). */
+int spantap_symbolizer_open(struct spantap_symbolizer **out, char *err, size_t errlen);
+
+/* As spantap_symbolizer_open, without the message: NULL on failure. */
 struct spantap_symbolizer *spantap_symbolizer_new(void);
 void spantap_symbolizer_destroy(struct spantap_symbolizer *s); /* NULL is a no-op */
 

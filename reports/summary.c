@@ -97,6 +97,30 @@ static void print_call_sites(struct summary_db *db, FILE *out, const char *name)
   finish(db, st, step);
 }
 
+/* Frames left without a function, by reason (recording keys frames_unsymbolized_*). */
+static void print_unsymbolized(struct summary_db *db, FILE *out) {
+  static const struct {
+    const char *key, *what;
+  } reasons[] = {{"frames_unsymbolized_no_mapping", "outside any file mapping"},
+                 {"frames_unsymbolized_no_file", "file not readable here"},
+                 {"frames_unsymbolized_not_elf", "not ELF or outside its segments"},
+                 {"frames_unsymbolized_no_symbol", "no symbol covers them"},
+                 {"frames_unsymbolized_failed", "symbolizer out of memory"}};
+  char buf[256];
+  const char *sep = "  unsymbolized frames: ";
+  for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+    meta_text(db, reasons[i].key, buf, sizeof buf);
+    if (strcmp(buf, "?") == 0 || strcmp(buf, "0") == 0)
+      continue;
+    fprintf(out, "%s%s %s", sep, buf, reasons[i].what);
+    sep = ", ";
+  }
+  if (sep[0] == ',')
+    fprintf(out, "\n");
+  if (strcmp(meta_text(db, "symbolize_error", buf, sizeof buf), "?") != 0)
+    fprintf(out, "              first symbolizer error: %s\n", buf);
+}
+
 /* Spans and traces derived, what did not fit the model, and the slowest traces. */
 static void print_spans(struct summary_db *db, FILE *out) {
   char buf[64];
@@ -175,6 +199,7 @@ static void print_summary(struct summary_db *db, FILE *out, int top) {
   fprintf(out, "  stacks:     %lld distinct, %lld frames\n",
           (long long)scalar(db, "SELECT count(*) FROM stacks"),
           (long long)scalar(db, "SELECT count(*) FROM frames"));
+  print_unsymbolized(db, out);
   fprintf(out, "  lost:       %s events", meta_text(db, "events_lost", buf, sizeof buf));
   fprintf(out, ", %s malformed lines\n", meta_text(db, "lines_malformed", buf, sizeof buf));
   print_spans(db, out);

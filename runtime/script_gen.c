@@ -460,6 +460,10 @@ static void expand(struct gen *g, const char *name, size_t len) {
     emit(g, "%d", o->follow_exec ? 1 : 0);
   else if (IS("FORMAT_VERSION"))
     emit(g, "%d", SPANTAP_RECORD_FORMAT_VERSION);
+  else if (IS("STACK_MODE"))
+    emit(g, "%u", o->stack_mode);
+  else if (IS("STACK_DEPTH"))
+    emit(g, "%u", o->stack_depth);
   else if (IS("RUNTIME"))
     emit(g, "%s", spantap_runtime_name(o->runtime));
   else if (IS("SELF_PID"))

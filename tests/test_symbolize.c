@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -270,6 +272,31 @@ static void test_many_modules(void **state) {
   spantap_symbolizer_destroy(s);
 }
 
+/* A symbolizer that cannot start says which call failed, quoting libdwfl,
+ * rather than a bare "out of memory": in a child whose address space is
+ * exhausted, dwfl_begin (the first allocation) fails and is named. */
+static void test_open_failure_names_dwfl_begin(void **state) {
+  (void)state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit rl = {.rlim_cur = 256u << 20, .rlim_max = 256u << 20};
+    if (setrlimit(RLIMIT_AS, &rl) != 0)
+      _exit(3);
+    char err[256] = "";
+    for (size_t size = 1u << 20; size > 0; size /= 2)
+      while (malloc(size)) /* kept: the child exits */
+        ;
+    struct spantap_symbolizer *sym = NULL;
+    int rc = spantap_symbolizer_open(&sym, err, sizeof err);
+    _exit(rc == -ENOMEM && !sym && strstr(err, "dwfl_begin") && strstr(err, "error=") ? 0 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chain_functions_and_lines),
@@ -279,6 +306,7 @@ int main(void) {
       cmocka_unit_test(test_build_id),
       cmocka_unit_test(test_same_as_addrinfo),
       cmocka_unit_test(test_many_modules),
+      cmocka_unit_test(test_open_failure_names_dwfl_begin),
   };
   return cmocka_run_group_tests_name("symbolize", tests, NULL, NULL);
 }

@@ -20,13 +20,17 @@
 #include <stddef.h>
 
 /* Bumped whenever a record gains, loses or reorders a field. */
-#define SPANTAP_RECORD_FORMAT_VERSION 2
+#define SPANTAP_RECORD_FORMAT_VERSION 3
 
 /* The tables are laid out by hand, one record per block. */
 /* clang-format off */
 /* Field lists: F(record, field). Field names double as the names of the
  * SystemTap locals that hold their values when a template emits a record. */
-#define SPANTAP_FIELDS_BEGIN(F) F(BEGIN, format_version) F(BEGIN, script_pid)
+/* BEGIN says how the stream was made: its format, and the stack mode and
+ * depth the script captured stacks with (version 3), so that an import keeps
+ * what was recorded. */
+#define SPANTAP_FIELDS_BEGIN(F)                                                        \
+  F(BEGIN, format_version) F(BEGIN, script_pid) F(BEGIN, stack_mode) F(BEGIN, stack_depth)
 /* READY answers spantap's start-up pings; probe says which probe family
  * answered (SPANTAP_READY_*): recording starts once all have. */
 #define SPANTAP_FIELDS_READY(F) F(READY, ts) F(READY, answered)

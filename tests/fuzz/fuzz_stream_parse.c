@@ -22,9 +22,15 @@ static void parse_one(const char *line, size_t len) {
   struct spantap_record r;
   const char *why = NULL;
   int rc = spantap_record_parse(line, len, &r, &why);
+  if (rc == -EPROTO) {
+    if (!r.desc || r.desc->kind != SPANTAP_REC_BEGIN ||
+        r.v[SPANTAP_BEGIN_format_version] == SPANTAP_RECORD_FORMAT_VERSION)
+      broken("-EPROTO for a record that is no BEGIN of another version", line, len);
+    return;
+  }
   if (rc < 0) {
     if (rc != -EINVAL)
-      broken("an error other than -EINVAL", line, len);
+      broken("an error other than -EINVAL or -EPROTO", line, len);
     if (!why || !why[0])
       broken("rejected without a reason", line, len);
     return;

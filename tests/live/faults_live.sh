@@ -113,7 +113,7 @@ mount_tmpfs() { # DIR OPTIONS
 version=$(sed -n 's/^#define SPANTAP_RECORD_FORMAT_VERSION \([0-9]*\).*/\1/p' \
   "$top_srcdir/include/spantap/record_format.h")
 awk -v version="$version" 'BEGIN {
-  print "BEGIN " version " 0 bpf"; print "READY 1 3"
+  print "BEGIN " version " 0 1 8 bpf"; print "READY 1 3"
   print "EXEC 2 100 100 1 1 4096 1048576 0 0 /bin/sh"
   print "MAP 3 100 0 0 0 0 /bin/sh"
   print "MAP 3 100 4096 1048576 0 0 r-xp /bin/sh"
