@@ -152,10 +152,16 @@ int spantap_cmd_record(int argc, char **argv) {
             strerror(errno));
     goto cleanup;
   }
-  sym = spantap_symbolizer_new();
-  struct spantap_collector_opts copts = {
-      .live = true, .stack_mode = o.stack_mode, .stack_depth = o.stack_depth, .save_stream = saved};
-  if (!sym || spantap_collector_new(store, sym, &copts, &col) < 0) {
+  if (spantap_symbolizer_open(&sym, err, sizeof err) < 0) {
+    fprintf(stderr, "spantap record: %s\n", err);
+    goto cleanup;
+  }
+  struct spantap_collector_opts copts = {.live = true,
+                                         .stack_mode = o.stack_mode,
+                                         .stack_depth = o.stack_depth,
+                                         .save_stream = saved,
+                                         .save_stream_path = o.save_stream};
+  if (spantap_collector_new(store, sym, &copts, &col) < 0) {
     fprintf(stderr, "spantap record: out of memory starting the collector\n");
     goto cleanup;
   }
