@@ -25,7 +25,9 @@ spantap_SOURCES += cli/cmd_report_html.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_report_html
-tests_test_report_html_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS)
+# the recordings are made by the real `spantap import`
+tests_test_report_html_CFLAGS = $(TEST_CFLAGS) $(SQLITE_CFLAGS) \
+	-DSPANTAP_BIN='"$(abs_top_builddir)/spantap$(EXEEXT)"'
 tests_test_report_html_LDADD = $(TEST_LIBS) $(SQLITE_LIBS)
 TESTS += tests/live/report_html_live.sh
 endif

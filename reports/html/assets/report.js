@@ -22,6 +22,7 @@
   const recording = {};
   for (const r of raw.recording.rows) recording[r[0]] = r[1] !== null && r[1] !== "" ? r[1] : r[2];
   const H = raw.health;
+  const recordedEvents = String(recording.events || "").split(",");
   const spans = table(raw.spans, ["kind", "service", "status", "site_start", "site_end"]);
   const weights = table(raw.weights, ["syscall"]);
   const frameRows = table(raw.frames, ["frame"]);
@@ -40,6 +41,8 @@
     const ms = ns / 1e6;
     return ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms >= 0.001 ? ms.toFixed(3) : ms === 0 ? "0" : ms.toExponential(1);
   };
+  /* an axis tick: 0, 10µs, 1.5ms, 2s */
+  const fmtDur = (ns) => (ns === 0 ? "0" : ns < 1e6 ? d3.format("~r")(+(ns / 1e3).toPrecision(3)) + "µs" : ns < 1e9 ? d3.format("~r")(+(ns / 1e6).toPrecision(3)) + "ms" : d3.format("~r")(+(ns / 1e9).toPrecision(3)) + "s");
   const fmtNum = (v) => (Math.abs(v) >= 100 ? d3.format(",.0f")(v) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
   function showTip(ev, html) {
@@ -103,11 +106,11 @@
     { key: "net", label: "net syscalls (ms)", ns: true },
     { key: "file", label: "file syscalls (ms)", ns: true },
     { key: "mem", label: "mem syscalls (ms)", ns: true },
-    { key: "offcpu", label: "off-CPU (ms)", ns: true },
+    { key: "offcpu", label: "off-CPU (ms)", ns: true, needs: "sched" },
     { key: "syscalls", label: "syscalls" },
     { key: "bytes_in", label: "bytes in" },
     { key: "bytes_out", label: "bytes out" },
-    { key: "faults", label: "page faults" },
+    { key: "faults", label: "page faults", needs: "faults" },
   ];
 
   /* the explorer's state: focused service, latency band, axis filters */
@@ -125,7 +128,7 @@
   const changed = () => state.listeners.forEach((f) => f());
 
   /* ---- latency histograms, one per service ---- */
-  const HW = 380, HH = 150, HM = { l: 40, r: 10, t: 18, b: 30 };
+  const HW = 380, HH = 150, HM = { l: 40, r: 22, t: 18, b: 30 };
   const hists = new Map();
   function drawHistograms() {
     const root = d3.select("#hists");
@@ -144,7 +147,7 @@
       svg.append("text").attr("class", "title").attr("x", HM.l).attr("y", 12)
         .text(svc + " — " + req.length + " " + (req[0] && req[0].kind === "server" ? "requests served" : "requests sent"));
       svg.append("g").attr("class", "axis").attr("transform", `translate(0,${HH - HM.b})`)
-        .call(d3.axisBottom(x).ticks(5, (v) => fmtMs(v) + "ms"));
+        .call(d3.axisBottom(x).tickValues(d3.range(Math.round(Math.log10(lo)), Math.round(Math.log10(hi)) + 1).map((e) => Math.pow(10, e))).tickFormat(fmtDur));
       svg.append("g").attr("class", "axis").attr("transform", `translate(${HM.l},0)`).call(d3.axisLeft(y).ticks(4, "~s"));
       const bars = svg.append("g").selectAll("rect.bar").data(bins).join("rect").attr("class", "bar")
         .attr("x", (b) => x(b.x0) + 0.5).attr("width", (b) => Math.max(0, x(b.x1) - x(b.x0) - 1))
@@ -183,7 +186,7 @@
   }
 
   /* ---- parallel coordinates of the focused service's requests ---- */
-  const PW = Math.max(900, Math.min(1500, window.innerWidth - 80)), PH = 320, PM = { l: 30, r: 60, t: 28, b: 12 };
+  const PW = Math.max(900, Math.min(1500, window.innerWidth - 80)), PH = 320, PM = { l: 60, r: 60, t: 28, b: 12 };
   let pc = null;
   function drawParallel() {
     const root = d3.select("#pcoords").html("").style("width", PW + "px").style("height", PH + "px");
@@ -194,19 +197,25 @@
     const x = d3.scalePoint().domain(METRICS.map((m) => m.key)).range([PM.l, PW - PM.r]);
     const ys = new Map();
     for (const m of METRICS) {
-      const max = d3.max(req, (s) => s[m.key]) || 1;
-      ys.set(m.key, d3.scaleSymlog().constant(m.ns ? 1e4 : 1).domain([0, max]).range([PH - PM.b, PM.t]).nice());
+      const max = d3.max(req, (s) => s[m.key]) || 0;
+      const y = d3.scaleSymlog().constant(m.ns ? 1e4 : 1).domain([0, max || 1]).range([PH - PM.b, PM.t]);
+      /* ticks at 0 and the powers of ten up to the largest value (symlog's own are linear) */
+      y.tickValues = [0];
+      for (let t = m.ns ? 1e4 : 1; t <= max; t *= 10) y.tickValues.push(t);
+      if (max > 0 && y(max) < y(y.tickValues[y.tickValues.length - 1]) - 14) y.tickValues.push(max);
+      ys.set(m.key, y);
     }
     const svg = root.append("svg").attr("width", PW).attr("height", PH);
     const axes = svg.selectAll("g.pc-axis").data(METRICS).join("g").attr("class", "pc-axis axis")
       .attr("data-key", (m) => m.key).attr("transform", (m) => `translate(${x(m.key)},0)`);
     axes.each(function (m) {
-      const ax = d3.axisLeft(ys.get(m.key)).ticks(5);
-      if (m.ns) ax.tickFormat((v) => fmtMs(v));
-      else ax.tickFormat(d3.format("~s"));
+      const y = ys.get(m.key);
+      const ax = d3.axisLeft(y).tickValues(y.tickValues).tickFormat(m.ns ? fmtDur : d3.format("~s"));
       d3.select(this).call(ax);
     });
-    axes.append("text").attr("y", PM.t - 12).attr("text-anchor", "middle").style("font-weight", 600).text((m) => m.label);
+    axes.append("text").attr("y", PM.t - 12).attr("text-anchor", "middle").style("font-weight", 600)
+      .text((m) => m.label + (m.needs && !recordedEvents.includes(m.needs) ? " — not recorded" : ""))
+      .append("title").text((m) => (m.needs && !recordedEvents.includes(m.needs) ? `the recording's --events (${recording.events || "?"}) left out ${m.needs}` : m.label));
     axes.append("g").attr("class", "brush").each(function (m) {
       const y = ys.get(m.key);
       const b = d3.brushY().extent([[-10, PM.t], [10, PH - PM.b]]).on("brush end", (ev) => {
@@ -342,7 +351,7 @@
     const laneKey = (s) => s.service + " " + s.pid + "/" + s.tid;
     const lanes = [...new Set(list.map(laneKey))];
     const t0 = d3.min(list, (s) => s.start), t1 = d3.max(list, (s) => s.start + s.dur);
-    const LW = 190, W = 860, RH = 16, perLane = new Map();
+    const LW = 230, W = Math.max(900, Math.min(1500, window.innerWidth - 80)), RH = 16, perLane = new Map();
     const rowsOf = new Map(); /* a lane's spans stacked in rows when they overlap */
     for (const s of list) {
       const k = laneKey(s);
@@ -473,9 +482,10 @@
     }
     const all = [...cells.values()];
     const weight = (c) => Math.max(c.a, c.b || 0);
-    const top = (f, n) => d3.rollups(all, (v) => d3.sum(v, weight), f).sort((p, q) => q[1] - p[1]).slice(0, n).map((p) => p[0]);
-    const rows = top((c) => c.syscall, 30), cols = top((c) => c.site, 40);
-    const rs = new Set(rows), cs = new Set(cols);
+    const top = (list, f, n) => d3.rollups(list, (v) => d3.sum(v, weight), f).sort((p, q) => q[1] - p[1]).slice(0, n).map((p) => p[0]);
+    /* the heaviest call sites, then the heaviest syscalls among their cells */
+    const cols = top(all, (c) => c.site, 40), cs = new Set(cols);
+    const rows = top(all.filter((c) => cs.has(c.site)), (c) => c.syscall, 30), rs = new Set(rows);
     const shown = all.filter((c) => rs.has(c.syscall) && cs.has(c.site));
     const truncated = shown.length < all.length;
     for (const c of shown) {
