@@ -484,8 +484,8 @@
     const weight = (c) => Math.max(c.a, c.b || 0);
     const top = (list, f, n) => d3.rollups(list, (v) => d3.sum(v, weight), f).sort((p, q) => q[1] - p[1]).slice(0, n).map((p) => p[0]);
     /* the heaviest call sites, then the heaviest syscalls among their cells */
-    const cols = top(all, (c) => c.site, 40), cs = new Set(cols);
-    const rows = top(all.filter((c) => cs.has(c.site)), (c) => c.syscall, 30), rs = new Set(rows);
+    const cols = top(all, (c) => c.site, 60), cs = new Set(cols);
+    const rows = top(all.filter((c) => cs.has(c.site)), (c) => c.syscall, 40), rs = new Set(rows);
     const shown = all.filter((c) => rs.has(c.syscall) && cs.has(c.site));
     const truncated = shown.length < all.length;
     for (const c of shown) {
@@ -510,7 +510,7 @@
       const ext = d3.extent(shown, (c) => Math.max(c.a, 1));
       const s = d3.scaleSequentialLog(d3.interpolateYlOrRd).domain([ext[0], Math.max(ext[1], ext[0] * 10)]);
       fill = (c) => s(Math.max(c.a, 1));
-      d3.select("#dual-legend").text(`Colour: total syscall time (log scale), from ${fmtMs(ext[0])} ms (light) to ${fmtMs(ext[1])} ms (dark red). ${shown.length} cells` + (truncated ? ` of ${all.length}: the 30 heaviest syscalls by the 40 heaviest call sites` : "") + ".");
+      d3.select("#dual-legend").text(`Colour: total syscall time (log scale), from ${fmtMs(ext[0])} ms (light) to ${fmtMs(ext[1])} ms (dark red). ${shown.length} cells` + (truncated ? ` of ${all.length}: the 40 heaviest syscalls by the 60 heaviest call sites` : "") + ".");
     } else {
       const s = d3.scaleDiverging(d3.interpolateRdBu).domain([3, 0, -3]);
       fill = (c) => (c.b === 0 ? "#b2182b" : c.a === 0 ? "#2166ac" : s(Math.max(-3, Math.min(3, Math.log2(c.a / c.b)))));
