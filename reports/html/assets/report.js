@@ -4,7 +4,10 @@
  * exposes the state for tests (tests/live/js/report_html.test.mjs). */
 "use strict";
 (function () {
+  const timings = [["start", performance.now()]];
+  const mark = (what) => timings.push([what, performance.now()]);
   const raw = JSON.parse(document.getElementById("spantap-data").textContent);
+  mark("parsed");
   const STR = raw.strings;
   const tooltip = document.getElementById("tooltip");
 
@@ -23,13 +26,31 @@
   for (const r of raw.recording.rows) recording[r[0]] = r[1] !== null && r[1] !== "" ? r[1] : r[2];
   const H = raw.health;
   const recordedEvents = String(recording.events || "").split(",");
-  const spans = table(raw.spans, ["kind", "service", "status", "site_start", "site_end"]);
-  const weights = table(raw.weights, ["syscall"]);
+  /* spans and weights are the big ones: decoded with a fixed shape (fast) */
+  const expect = (t, names) => {
+    if (t.fields.join() !== names) throw new Error("spantap report: unexpected fields " + t.fields.join());
+  };
+  expect(raw.spans, "id,trace,parent,kind,service,pid,tid,start,dur,status,depth,critical,bytes_in,bytes_out,syscalls,net,file,mem,proc,other,offcpu,switches,faults,site_start,site_end");
+  const txt = (i) => (i >= 0 ? STR[i] : null);
+  const spans = raw.spans.rows.map((r) => ({
+    id: r[0], trace: r[1], parent: r[2], kind: txt(r[3]), service: txt(r[4]), pid: r[5], tid: r[6], start: r[7], dur: r[8],
+    status: txt(r[9]), depth: r[10], critical: r[11], bytes_in: r[12], bytes_out: r[13], syscalls: r[14], net: r[15], file: r[16],
+    mem: r[17], proc: r[18], other: r[19], offcpu: r[20], switches: r[21], faults: r[22], site_start: txt(r[23]), site_end: txt(r[24]),
+  }));
+  expect(raw.weights, "span,stack,syscall,calls,ns");
+  /* weights stay row arrays [span, stack, syscall index, calls, ns], by span */
+  const weightsOfSpan = new Map();
+  for (const r of raw.weights.rows) {
+    const l = weightsOfSpan.get(r[0]);
+    if (l) l.push(r);
+    else weightsOfSpan.set(r[0], [r]);
+  }
   const frameRows = table(raw.frames, ["frame"]);
   const traces = table(raw.traces, ["root_service"]);
   const traceSyscalls = table(raw.trace_syscalls, ["name", "class", "call_site"]);
   const dual = table(raw.dual, ["syscall", "call_site"]);
   const spanById = new Map(spans.map((s) => [s.id, s]));
+  mark("decoded");
   const stackFrames = new Map(); /* stack id -> [{frame, app}] outermost first */
   for (const r of frameRows) {
     if (!stackFrames.has(r.stack)) stackFrames.set(r.stack, []);
@@ -92,14 +113,25 @@
   }
 
   /* ---- requests: a service's server spans (its client spans if it serves none) ---- */
-  const byService = d3.group(spans, (s) => s.service);
+  /* grouping with a plain Map: d3.group's InternMap is several times slower on 100,000 spans */
+  function groupBy(list, key) {
+    const m = new Map();
+    for (const x of list) {
+      const k = key(x), l = m.get(k);
+      if (l) l.push(x);
+      else m.set(k, [x]);
+    }
+    return m;
+  }
+  const byService = groupBy(spans, (s) => s.service);
   const requestsOf = new Map();
   for (const [svc, list] of byService) {
     const server = list.filter((s) => s.kind === "server");
     requestsOf.set(svc, server.length ? server : list.filter((s) => s.kind === "client"));
   }
-  const services = [...requestsOf.keys()].sort((a, b) => d3.sum(requestsOf.get(b), (s) => s.dur) - d3.sum(requestsOf.get(a), (s) => s.dur));
-  const childrenOf = d3.group(spans.filter((s) => s.parent !== null), (s) => s.parent);
+  const busy = new Map([...requestsOf].map(([k, l]) => [k, l.reduce((a, s) => a + s.dur, 0)]));
+  const services = [...requestsOf.keys()].sort((a, b) => busy.get(b) - busy.get(a));
+  const childrenOf = groupBy(spans.filter((s) => s.parent !== null), (s) => s.parent);
 
   const METRICS = [
     { key: "dur", label: "latency (ms)", ns: true },
@@ -325,8 +357,9 @@
   }
 
   /* ---- traces and their waterfall ---- */
-  const spansOfTrace = d3.group(spans, (s) => s.trace);
-  const syscallsOfSpan = d3.group(traceSyscalls, (r) => r.span);
+  const listed = new Set(traces.map((t) => t.id));
+  const spansOfTrace = groupBy(spans.filter((s) => listed.has(s.trace)), (s) => s.trace);
+  const syscallsOfSpan = groupBy(traceSyscalls, (r) => r.span);
   function drawTraceList() {
     if (!traces.length) {
       missing("#trace-list-box", "No traces: " + (raw.missing || "this recording has no spans") + ".");
@@ -407,7 +440,6 @@
   }
 
   /* ---- flame graph (icicle) of the stacks weighted by syscall time ---- */
-  const weightsOfSpan = d3.group(weights, (w) => w.span);
   let flameZoom = null;
   function flameSpans() {
     const sel = selection();
@@ -426,15 +458,15 @@
     const tree = { name: state.service, children: new Map(), value: 0 };
     let total = 0;
     for (const s of list) {
-      for (const w of weightsOfSpan.get(s.id) || []) {
-        const path = w.stack === null ? [{ frame: "(no stack)", app: false }] : stackFrames.get(w.stack) || [{ frame: "(stack " + w.stack + ")", app: false }];
+      for (const [, stack, sc, , ns] of weightsOfSpan.get(s.id) || []) {
+        const path = stack === null ? [{ frame: "(no stack)", app: false }] : stackFrames.get(stack) || [{ frame: "(stack " + stack + ")", app: false }];
         let node = tree;
-        for (const f of [...path, { frame: "[" + w.syscall + "]", app: false, syscall: true }]) {
+        for (const f of [...path, { frame: "[" + STR[sc] + "]", app: false, syscall: true }]) {
           if (!node.children.has(f.frame)) node.children.set(f.frame, { name: f.frame, app: f.app, syscall: !!f.syscall, children: new Map(), value: 0 });
           node = node.children.get(f.frame);
         }
-        node.value += w.ns;
-        total += w.ns;
+        node.value += ns;
+        total += ns;
       }
     }
     d3.select("#flame-title").text(`${state.service}: ${selected ? "the " + requests + " selected requests" : "all " + requests + " requests"} (${list.length} spans), ${fmtMs(total)} ms of syscalls`);
@@ -530,19 +562,24 @@
   /* ---- draw everything ---- */
   drawHealth();
   const explorer = drawExplorer();
+  mark("explorer");
   drawTraceList();
   if (traces.length) drawWaterfall(traces[0]);
   else d3.select("#waterfall").remove();
-  drawFlame();
+  mark("traces");
   if (explorer) state.listeners.push(drawFlame);
+  else drawFlame();
   drawDual();
+  mark("dual");
   if (explorer) changed();
+  mark("selection views");
   window.spantapReport = {
     data: raw,
     state,
     selectedIds: () => (selection() || []).map((s) => s.id),
     requests: (svc) => (requestsOf.get(svc) || []).map((s) => s.id),
     setService,
+    timings,
   };
   document.body.setAttribute("data-ready", "1");
 })();
