@@ -9,14 +9,16 @@
 HTML_ASSETS = reports/html/assets/report.html reports/html/assets/report.css \
 	reports/html/assets/report.js
 HTML_D3 = node_modules/d3/dist/d3.min.js
-reports/html/html_assets.c: $(HTML_ASSETS) reports/html/embed-assets.sh
+reports/html/html_assets.c: $(HTML_ASSETS) $(HTML_D3) reports/html/embed-assets.sh
 	$(AM_V_GEN)cd $(top_srcdir) && $(SHELL) reports/html/embed-assets.sh \
 	  template=reports/html/assets/report.html css=reports/html/assets/report.css \
 	  js=reports/html/assets/report.js d3=$(HTML_D3) > $(abs_top_builddir)/$@.tmp \
 	  && mv $(abs_top_builddir)/$@.tmp $(abs_top_builddir)/$@
+$(HTML_D3):
+	@echo "spantap report inlines d3 from $@, which is missing: run ./bootstrap (it runs npm ci)" >&2; exit 1
 BUILT_SOURCES += reports/html/html_assets.c
 CLEANFILES += reports/html/html_assets.c
-EXTRA_DIST += $(HTML_ASSETS) reports/html/embed-assets.sh package.json package-lock.json
+EXTRA_DIST += $(HTML_ASSETS) $(HTML_D3) reports/html/embed-assets.sh package.json package-lock.json
 
 libspantap_la_SOURCES += reports/html/report_data.h reports/html/report_data.c \
 	reports/html/report_page.h reports/html/report_page.c reports/html/html_assets.h
