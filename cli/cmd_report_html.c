@@ -150,8 +150,9 @@ int spantap_cmd_report(int argc, char **argv) {
             (long long)(o.max_spans ? o.max_spans : SPANTAP_REPORT_MAX_SPANS),
             (long long)info.sample_every, (long long)(o.traces ? o.traces : SPANTAP_REPORT_TRACES),
             (long long)info.spans_shown);
-  printf("spantap report: wrote %s (%lld traces, %lld spans, %lld syscalls)\n", output,
-         (long long)info.traces, (long long)info.spans_shown, (long long)info.syscalls);
+  printf("spantap report: wrote %s (%lld traces, %lld spans%s, %lld syscalls)\n", output,
+         (long long)info.traces, (long long)info.spans_shown, info.sample_every > 1 ? " kept" : "",
+         (long long)info.syscalls);
   free(owned_output);
   return SPANTAP_EXIT_OK;
 }

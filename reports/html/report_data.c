@@ -309,6 +309,9 @@ int spantap_report_data_write(struct sqlite3 *db, struct sqlite3 *compare, FILE 
   int rc = check_schema(&w);
   if (rc < 0)
     return rc;
+  /* one read transaction: a recording still being written reads as one snapshot */
+  if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return sql_failed(&w, "BEGIN");
 
   fputs("{\"version\":1,\"name\":", out);
   json_str(out, o && o->name ? o->name : "");
@@ -438,6 +441,7 @@ int spantap_report_data_write(struct sqlite3 *db, struct sqlite3 *compare, FILE 
     rc = -EIO;
   }
 done:
+  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   strtab_free(&w.strings);
   return rc;
 }
