@@ -218,7 +218,7 @@
   }
 
   /* ---- parallel coordinates of the focused service's requests ---- */
-  const PW = Math.max(900, Math.min(1500, window.innerWidth - 80)), PH = 320, PM = { l: 60, r: 60, t: 28, b: 12 };
+  const PW = Math.max(900, Math.min(1500, window.innerWidth - 80)), PH = 320, PM = { l: 60, r: 90, t: 28, b: 12 };
   let pc = null;
   function drawParallel() {
     const root = d3.select("#pcoords").html("").style("width", PW + "px").style("height", PH + "px");
@@ -320,9 +320,9 @@
       return { m, a, b, ratio: b > 0 ? a / b : a > 0 ? Infinity : NaN };
     });
     const t = d3.select("#compare-table").html("");
-    t.append("tr").html('<th class="text">resource</th><th>selection</th><th>rest</th><th>selection / rest</th>');
+    t.append("thead").append("tr").html('<th class="text">resource</th><th>selection</th><th>rest</th><th>selection / rest</th>');
     const v = (m, x) => (isNaN(x) ? "–" : m.ns ? fmtMs(x) : fmtNum(x));
-    t.selectAll("tr.row").data(rows).join("tr").attr("class", "row").attr("data-key", (r) => r.m.key)
+    t.append("tbody").selectAll("tr.row").data(rows).join("tr").attr("class", "row").attr("data-key", (r) => r.m.key)
       .html((r) => `<td class="text">${esc(r.m.label)}</td><td>${v(r.m, r.a)}</td><td>${v(r.m, r.b)}</td>` +
         `<td class="${r.ratio >= 1.5 ? "up" : r.ratio <= 0.67 ? "down" : ""}">${isFinite(r.ratio) ? r.ratio.toFixed(2) + "×" : r.ratio === Infinity ? "only in selection" : "–"}</td>`);
   }
@@ -366,8 +366,8 @@
       return;
     }
     const t = d3.select("#trace-list");
-    t.append("tr").html('<th>trace</th><th>ms</th><th>spans</th><th>depth</th><th class="text">root</th><th class="text">critical path</th><th class="text">note</th>');
-    t.selectAll("tr.trace").data(traces).join("tr").attr("class", "trace").attr("data-trace", (d) => d.id)
+    t.append("thead").append("tr").html('<th>trace</th><th>ms</th><th>spans</th><th>depth</th><th class="text">root</th><th class="text">critical path</th><th class="text">note</th>');
+    t.append("tbody").selectAll("tr.trace").data(traces).join("tr").attr("class", "trace").attr("data-trace", (d) => d.id)
       .html((d) => `<td>${d.id}</td><td>${fmtMs(d.dur)}</td><td>${d.spans}</td><td>${d.depth}</td><td class="text">${esc(d.root_service || "")}</td>` +
         `<td class="text">${esc(d.critical_path || "")}</td><td class="text">${d.complete ? "" : "incomplete"}</td>`)
       .on("click", (ev, d) => drawWaterfall(d));
