@@ -18,6 +18,7 @@ int spantap_cmd_query(int argc, char **argv);
 int spantap_cmd_traces(int argc, char **argv);
 int spantap_cmd_tree(int argc, char **argv);
 int spantap_cmd_stacks(int argc, char **argv);
+int spantap_cmd_export(int argc, char **argv);
 
 /* The bodies of the read commands, callable without the command line (the
  * tests call them). Each reads the recording DB read-only, prints to OUT and

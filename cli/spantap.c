@@ -19,6 +19,7 @@ static const char usage[] =
     "  tree      draw one trace's spans as a tree, with their time and call sites\n"
     "  stacks    rank application call sites by the syscall time they cause\n"
     "  query     run SQL over a recording, read-only (table, CSV or JSON)\n"
+    "  export    write a recording as OTLP, pprof, folded stacks, Chrome trace or Prometheus\n"
     "  script    print the SystemTap script record would run\n"
     "  setup     prepare this machine for SystemTap's BPF runtime (needs root)\n"
     "  demo      trace the bundled demo microservices and score the spans (needs root)\n"
@@ -43,7 +44,8 @@ int main(int argc, char **argv) {
               {"summary", spantap_cmd_summary}, {"script", spantap_cmd_script},
               {"setup", spantap_cmd_setup},     {"demo", spantap_cmd_demo},
               {"query", spantap_cmd_query},     {"traces", spantap_cmd_traces},
-              {"tree", spantap_cmd_tree},       {"stacks", spantap_cmd_stacks}};
+              {"tree", spantap_cmd_tree},       {"stacks", spantap_cmd_stacks},
+              {"export", spantap_cmd_export}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0)
       return cmds[i].fn(argc - 1, argv + 1);
