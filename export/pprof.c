@@ -104,6 +104,11 @@ struct pprof {
   Label labels[SAMPLE_BATCH][2];
   Label *label_ptrs[SAMPLE_BATCH][2];
   size_t nsamples;
+  /* the tables' messages: mappings, then locations with their functions */
+  Perftools__Profiles__Mapping maps[SAMPLE_BATCH], *map_ptrs[SAMPLE_BATCH];
+  Perftools__Profiles__Location locs[SAMPLE_BATCH], *loc_ptrs[SAMPLE_BATCH];
+  Perftools__Profiles__Function funcs[SAMPLE_BATCH], *func_ptrs[SAMPLE_BATCH];
+  Perftools__Profiles__Line lines[SAMPLE_BATCH], *line_ptrs[SAMPLE_BATCH];
   char *err;
   size_t errlen;
 };
@@ -259,7 +264,7 @@ static int write_tables(struct pprof *p) {
   sqlite3_stmt *st;
   int rc = spantap_rows_prepare(p->rec->db, "SELECT id, path, build_id FROM modules", "modules",
                                 &st, p->err, p->errlen);
-  Perftools__Profiles__Mapping maps[SAMPLE_BATCH], *map_ptrs[SAMPLE_BATCH];
+  Perftools__Profiles__Mapping *maps = p->maps, **map_ptrs = p->map_ptrs;
   size_t n = 0;
   int got = 0;
   while (rc == 0 && (got = spantap_rows_next(st, "modules", p->err, p->errlen)) >= 0) {
@@ -293,11 +298,9 @@ static int write_tables(struct pprof *p) {
                             "SELECT f.id, f.module_id, f.rel_addr, f.function, f.file, f.line,"
                             " m.path FROM frames f LEFT JOIN modules m ON m.id = f.module_id",
                             "frames", &st, p->err, p->errlen);
-  static Perftools__Profiles__Location locs[SAMPLE_BATCH];
-  static Perftools__Profiles__Location *loc_ptrs[SAMPLE_BATCH];
-  static Perftools__Profiles__Function funcs[SAMPLE_BATCH];
-  static Perftools__Profiles__Function *func_ptrs[SAMPLE_BATCH];
-  static Perftools__Profiles__Line lines[SAMPLE_BATCH], *line_ptrs[SAMPLE_BATCH];
+  Perftools__Profiles__Location *locs = p->locs, **loc_ptrs = p->loc_ptrs;
+  Perftools__Profiles__Function *funcs = p->funcs, **func_ptrs = p->func_ptrs;
+  Perftools__Profiles__Line *lines = p->lines, **line_ptrs = p->line_ptrs;
   size_t leaf = 0; /* after the frames: the synthetic leaves, by string index */
   bool frames_done = false;
   n = 0;

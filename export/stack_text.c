@@ -1,6 +1,7 @@
 /* Stored user stacks as frame names (stack_text.h). */
 #include "export/stack_text.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ int spantap_stack_reader_new(sqlite3 *db, struct spantap_stack_reader **out, cha
   struct spantap_stack_reader *r = calloc(1, sizeof *r);
   if (!r) {
     snprintf(err, errlen, "Failed to allocate the stack reader");
-    return -12;
+    return -ENOMEM;
   }
   int rc = spantap_rows_prepare(db,
                                 "SELECT f.id, f.function, m.path, f.rel_addr, f.file, f.line"
@@ -54,7 +55,7 @@ int spantap_stack_reader_read(struct spantap_stack_reader *r, int64_t stack_id,
                               struct spantap_stack_frame *frames, char *err, size_t errlen) {
   sqlite3_reset(r->st);
   sqlite3_bind_int64(r->st, 1, stack_id);
-  int n = 0, got;
+  int n = 0, got = 0;
   while (n < SPANTAP_STACK_TEXT_FRAMES &&
          (got = spantap_rows_next(r->st, "stack frames", err, errlen)) == 1) {
     struct spantap_stack_frame *f = &frames[n++];
