@@ -101,11 +101,11 @@ static int span_row(struct chrome *c, sqlite3_stmt *st) {
   const char *kind = spantap_rows_text(st, 1, "span");
   char name[300];
   snprintf(name, sizeof name, "%s %s", spantap_rows_text(st, 4, "?"), kind);
-  json_object *ev = event("X", name, strcmp(kind, "server") == 0 ? "span,server" : "span,client",
-                          spantap_rows_int(st, 2), spantap_rows_int(st, 3));
+  json_object *ev = event("X", name, "span", spantap_rows_int(st, 2), spantap_rows_int(st, 3));
   put(ev, "ts", json_object_new_double(us(c, spantap_rows_int(st, 5))));
   put(ev, "dur", json_object_new_double((double)spantap_rows_int(st, 6) / 1000.0));
   json_object *args = json_object_new_object();
+  put(args, "kind", json_object_new_string(kind));
   put(args, "span_id", json_object_new_int64(spantap_rows_int(st, 0)));
   put(args, "trace_id", json_object_new_int64(spantap_rows_int(st, 7)));
   put(args, "status", json_object_new_string(spantap_rows_text(st, 8, "ok")));
@@ -133,16 +133,18 @@ static int syscall_row(struct chrome *c, sqlite3_stmt *st) {
   return emit(c, ev);
 }
 
-/* A client span and the server span it called: a flow from the one to the other. */
+/* A client span and the server span it called: a flow from the one to the
+ * other. Each end has the time, thread and category of its span's event,
+ * which is how viewers bind a flow to its slices. */
 static int flow_row(struct chrome *c, sqlite3_stmt *st) {
   int64_t id = spantap_rows_int(st, 0);
-  json_object *s = event("s", "request", "flow", spantap_rows_int(st, 1), spantap_rows_int(st, 2));
+  json_object *s = event("s", "request", "span", spantap_rows_int(st, 1), spantap_rows_int(st, 2));
   put(s, "id", json_object_new_int64(id));
   put(s, "ts", json_object_new_double(us(c, spantap_rows_int(st, 3))));
   int rc = emit(c, s);
   if (rc < 0)
     return rc;
-  json_object *f = event("f", "request", "flow", spantap_rows_int(st, 4), spantap_rows_int(st, 5));
+  json_object *f = event("f", "request", "span", spantap_rows_int(st, 4), spantap_rows_int(st, 5));
   put(f, "id", json_object_new_int64(id));
   put(f, "bp", json_object_new_string("e"));
   put(f, "ts", json_object_new_double(us(c, spantap_rows_int(st, 6))));
