@@ -42,6 +42,13 @@ static void family(FILE *out, const char *name, const char *type, const char *he
   fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One (service, span kind) group's sums, read in one pass over the spans. */
+struct group {
+  char service[128], kind[16];
+  int64_t count, sums[10]; /* dur, net, file, mem, proc, other, offcpu, faults, in, out */
+  int64_t buckets[NBUCKETS];
+};
+
 static int per_span_kind(const struct spantap_export_recording *rec, FILE *out, char *err,
                          size_t errlen) {
   char sql[2048];
@@ -58,69 +65,83 @@ static int per_span_kind(const struct spantap_export_recording *rec, FILE *out, 
   int rc = spantap_rows_prepare(rec->db, sql, "spans by service", &st, err, errlen);
   if (rc < 0)
     return rc;
-  /* One pass per family: the text format wants each family's samples together;
-   * the groups are few (services x kinds), the query is re-run from the start. */
-  static const char *const classes[] = {"net", "file", "mem", "proc", "other", "offcpu"};
-  for (int fam = 0; rc == 0 && fam < 4; fam++) {
-    if (fam == 0)
-      family(out, "spantap_request_duration_seconds", "histogram",
-             "Request span latency (server: request received to response sent; client: request"
-             " sent to response received).");
-    else if (fam == 1)
-      family(out, "spantap_request_kernel_seconds_total", "counter",
-             "Time in the kernel during request spans, by class (net, file, mem, proc, other"
-             " syscalls; offcpu: off the CPU).");
-    else if (fam == 2)
-      family(out, "spantap_request_page_faults_total", "counter",
-             "User page faults during request spans.");
-    else
-      family(out, "spantap_request_bytes_total", "counter",
-             "Bytes received (in) and sent (out) on the spans' connections.");
-    sqlite3_reset(st);
-    int got;
-    while ((got = spantap_rows_next(st, "spans by service", err, errlen)) == 1) {
-      const char *service = spantap_rows_text(st, 0, "?"), *kind = spantap_rows_text(st, 1, "?");
-      if (fam == 0) {
-        for (size_t b = 0; b < NBUCKETS; b++) {
-          fputs("spantap_request_duration_seconds_bucket", out);
-          labels(out, service, kind);
-          fprintf(out, ",le=\"%g\"} %lld\n", buckets_s[b],
-                  (long long)spantap_rows_int(st, 13 + (int)b));
-        }
-        fputs("spantap_request_duration_seconds_bucket", out);
-        labels(out, service, kind);
-        fprintf(out, ",le=\"+Inf\"} %lld\n", (long long)spantap_rows_int(st, 2));
-        fputs("spantap_request_duration_seconds_sum", out);
-        labels(out, service, kind);
-        fprintf(out, "} %.9f\n", (double)spantap_rows_int(st, 3) / 1e9);
-        fputs("spantap_request_duration_seconds_count", out);
-        labels(out, service, kind);
-        fprintf(out, "} %lld\n", (long long)spantap_rows_int(st, 2));
-      } else if (fam == 1) {
-        for (int k = 0; k < 6; k++) {
-          fputs("spantap_request_kernel_seconds_total", out);
-          labels(out, service, kind);
-          fprintf(out, ",class=\"%s\"} %.9f\n", classes[k],
-                  (double)spantap_rows_int(st, 4 + k) / 1e9);
-        }
-      } else if (fam == 2) {
-        fputs("spantap_request_page_faults_total", out);
-        labels(out, service, kind);
-        fprintf(out, "} %lld\n", (long long)spantap_rows_int(st, 10));
-      } else {
-        for (int d = 0; d < 2; d++) {
-          fputs("spantap_request_bytes_total", out);
-          labels(out, service, kind);
-          fprintf(out, ",direction=\"%s\"} %lld\n", d ? "out" : "in",
-                  (long long)spantap_rows_int(st, 11 + d));
-        }
+  /* the groups are few (services x kinds): kept, then written family by family
+   * as the text format wants each family's samples together */
+  struct group *groups = NULL;
+  size_t n = 0, cap = 0;
+  int got;
+  while ((got = spantap_rows_next(st, "spans by service", err, errlen)) == 1) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      struct group *grown = realloc(groups, cap * sizeof *grown);
+      if (!grown) {
+        snprintf(err, errlen, "Failed to allocate the metrics groups: groups=%zu", n);
+        got = -ENOMEM;
+        break;
       }
+      groups = grown;
     }
-    if (got < 0)
-      rc = got;
+    struct group *g = &groups[n++];
+    snprintf(g->service, sizeof g->service, "%s", spantap_rows_text(st, 0, "?"));
+    snprintf(g->kind, sizeof g->kind, "%s", spantap_rows_text(st, 1, "?"));
+    g->count = spantap_rows_int(st, 2);
+    for (int k = 0; k < 10; k++)
+      g->sums[k] = spantap_rows_int(st, 3 + k);
+    for (size_t b = 0; b < NBUCKETS; b++)
+      g->buckets[b] = spantap_rows_int(st, 13 + (int)b);
   }
   sqlite3_finalize(st);
-  return rc;
+  if (got < 0) {
+    free(groups);
+    return got;
+  }
+  family(out, "spantap_request_duration_seconds", "histogram",
+         "Request span latency (server: request received to response sent; client: request"
+         " sent to response received).");
+  for (size_t i = 0; i < n; i++) {
+    const struct group *g = &groups[i];
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+      fputs("spantap_request_duration_seconds_bucket", out);
+      labels(out, g->service, g->kind);
+      if (b < NBUCKETS)
+        fprintf(out, ",le=\"%g\"} %lld\n", buckets_s[b], (long long)g->buckets[b]);
+      else
+        fprintf(out, ",le=\"+Inf\"} %lld\n", (long long)g->count);
+    }
+    fputs("spantap_request_duration_seconds_sum", out);
+    labels(out, g->service, g->kind);
+    fprintf(out, "} %.9f\n", (double)g->sums[0] / 1e9);
+    fputs("spantap_request_duration_seconds_count", out);
+    labels(out, g->service, g->kind);
+    fprintf(out, "} %lld\n", (long long)g->count);
+  }
+  static const char *const classes[] = {"net", "file", "mem", "proc", "other", "offcpu"};
+  family(out, "spantap_request_kernel_seconds_total", "counter",
+         "Time in the kernel during request spans, by class (net, file, mem, proc, other"
+         " syscalls; offcpu: off the CPU).");
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < 6; k++) {
+      fputs("spantap_request_kernel_seconds_total", out);
+      labels(out, groups[i].service, groups[i].kind);
+      fprintf(out, ",class=\"%s\"} %.9f\n", classes[k], (double)groups[i].sums[1 + k] / 1e9);
+    }
+  family(out, "spantap_request_page_faults_total", "counter",
+         "User page faults during request spans.");
+  for (size_t i = 0; i < n; i++) {
+    fputs("spantap_request_page_faults_total", out);
+    labels(out, groups[i].service, groups[i].kind);
+    fprintf(out, "} %lld\n", (long long)groups[i].sums[7]);
+  }
+  family(out, "spantap_request_bytes_total", "counter",
+         "Bytes received (in) and sent (out) on the spans' connections.");
+  for (size_t i = 0; i < n; i++)
+    for (int d = 0; d < 2; d++) {
+      fputs("spantap_request_bytes_total", out);
+      labels(out, groups[i].service, groups[i].kind);
+      fprintf(out, ",direction=\"%s\"} %lld\n", d ? "out" : "in", (long long)groups[i].sums[8 + d]);
+    }
+  free(groups);
+  return 0;
 }
 
 /* Runs SQL (rows: service, label, value) and writes one sample per row. */

@@ -75,6 +75,7 @@ int export_stream_import(const char *spantap, long requests, const char *stream_
     perror(stream_path);
     return -1;
   }
+  fflush(NULL); /* the child must not write out the parent's buffered output */
   pid_t pid = fork();
   if (pid == 0) {
     if (!freopen("/dev/null", "w", stdout))
