@@ -37,20 +37,29 @@ struct chunk {
 };
 
 struct arena {
-  struct chunk *head;
+  struct chunk *head, *spare;
   bool failed;
 };
 
+/* Chunks in use are HEAD's list; a reset moves them to SPARE for the next
+ * batch, so that a batch costs no large malloc and free (which make glibc
+ * consolidate its free lists, slow amid the JSON encoder's small objects). */
 static void *arena_alloc(struct arena *a, size_t len) {
   len = (len + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
   if (!a->head || a->head->cap - a->head->used < len) {
-    size_t cap = len > 65536 ? len : 65536;
-    struct chunk *c = malloc(sizeof *c + cap);
-    if (!c) {
-      a->failed = true;
-      return NULL;
+    struct chunk *c = a->spare;
+    if (c && c->cap >= len) {
+      a->spare = c->next;
+    } else {
+      size_t cap = len > 65536 ? len : 65536;
+      c = malloc(sizeof *c + cap);
+      if (!c) {
+        a->failed = true;
+        return NULL;
+      }
+      c->cap = cap;
     }
-    c->next = a->head, c->used = 0, c->cap = cap;
+    c->next = a->head, c->used = 0;
     a->head = c;
   }
   void *p = (char *)a->head->data + a->head->used;
@@ -60,12 +69,22 @@ static void *arena_alloc(struct arena *a, size_t len) {
 }
 
 static void arena_reset(struct arena *a) {
-  for (struct chunk *c = a->head, *next; c; c = next) {
+  while (a->head) {
+    struct chunk *c = a->head;
+    a->head = c->next;
+    c->next = a->spare;
+    a->spare = c;
+  }
+  a->failed = false;
+}
+
+static void arena_free(struct arena *a) {
+  arena_reset(a);
+  for (struct chunk *c = a->spare, *next; c; c = next) {
     next = c->next;
     free(c);
   }
-  a->head = NULL;
-  a->failed = false;
+  a->spare = NULL;
 }
 
 static char *arena_strdup(struct arena *a, const char *s) {
@@ -512,7 +531,7 @@ int spantap_export_otlp(const struct spantap_export_recording *rec,
     rc = got;
   if (rc == 0)
     rc = flush_batch(&x);
-  arena_reset(&x.a);
+  arena_free(&x.a);
   sqlite3_finalize(st);
   sqlite3_finalize(x.children);
   spantap_stack_reader_destroy(x.stacks);

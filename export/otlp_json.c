@@ -2,6 +2,7 @@
  * so that both encodings carry exactly the same spans. */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,15 @@
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
 
-/* json-c's object_add takes ownership of VAL; a NULL from an allocation that
- * failed is caught when the whole document is rendered (it is then NULL). */
+/* Adds VAL (owned by OBJ from then on) under KEY, a string constant added
+ * once, so json-c neither copies nor looks it up. A NULL from an allocation
+ * that failed leaves the document incomplete, which rendering reports. */
 static void put(json_object *obj, const char *key, json_object *val) {
   if (obj && val)
-    json_object_object_add(obj, key, val);
+    json_object_object_add_ex(obj, key, val,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
+  else
+    json_object_put(val);
 }
 
 /* 64-bit integers are strings in OTLP JSON (the protobuf JSON mapping). */
@@ -91,40 +96,85 @@ static json_object *span_json(const Span *s) {
   return o;
 }
 
+/* A growing text buffer; FAILED once an allocation failed. */
+struct text {
+  char *buf;
+  size_t len, cap;
+  bool failed;
+};
+
+static void text_add(struct text *t, const char *s, size_t n) {
+  if (t->failed)
+    return;
+  if (t->len + n + 2 > t->cap) {
+    size_t cap = (t->len + n + 2) * 2;
+    char *grown = realloc(t->buf, cap);
+    if (!grown) {
+      t->failed = true;
+      return;
+    }
+    t->buf = grown, t->cap = cap;
+  }
+  memcpy(t->buf + t->len, s, n);
+  t->len += n;
+  t->buf[t->len] = '\0';
+}
+
+static void text_str(struct text *t, const char *s) {
+  text_add(t, s, strlen(s));
+}
+
+/* Appends OBJ rendered (and frees it): one small tree at a time, so the
+ * encoder's many small allocations are reused span after span. */
+static void text_json(struct text *t, json_object *obj) {
+  const char *s = obj ? json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE)
+                      : NULL;
+  if (s)
+    text_str(t, s);
+  else
+    t->failed = true;
+  json_object_put(obj);
+}
+
 char *spantap_otlp_json(const spantap_otlp_request *req) {
-  json_object *root = json_object_new_object(), *rss = json_object_new_array();
-  for (size_t i = 0; rss && i < req->n_resource_spans; i++) {
+  /* the request's frame by hand, each resource, scope and span by json-c */
+  struct text t = {0};
+  text_str(&t, "{\"resourceSpans\":[");
+  for (size_t i = 0; i < req->n_resource_spans; i++) {
     const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[i];
-    json_object *r = json_object_new_object(), *res = json_object_new_object();
+    text_str(&t, i ? ",{\"resource\":" : "{\"resource\":");
+    json_object *res = json_object_new_object();
     if (rs->resource)
       put(res, "attributes", attributes(rs->resource->attributes, rs->resource->n_attributes));
-    put(r, "resource", res);
-    json_object *sss = json_object_new_array();
-    for (size_t j = 0; sss && j < rs->n_scope_spans; j++) {
+    text_json(&t, res);
+    text_str(&t, ",\"scopeSpans\":[");
+    for (size_t j = 0; j < rs->n_scope_spans; j++) {
       const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[j];
-      json_object *so = json_object_new_object(), *spans = json_object_new_array();
+      text_str(&t, j ? ",{" : "{");
       if (ss->scope) {
         json_object *scope = json_object_new_object();
         put(scope, "name", json_object_new_string(ss->scope->name));
         if (ss->scope->version && ss->scope->version[0])
           put(scope, "version", json_object_new_string(ss->scope->version));
-        put(so, "scope", scope);
+        text_str(&t, "\"scope\":");
+        text_json(&t, scope);
+        text_str(&t, ",");
       }
-      for (size_t k = 0; spans && k < ss->n_spans; k++)
-        json_object_array_add(spans, span_json(ss->spans[k]));
-      put(so, "spans", spans);
-      json_object_array_add(sss, so);
+      text_str(&t, "\"spans\":[");
+      for (size_t k = 0; k < ss->n_spans; k++) {
+        if (k)
+          text_str(&t, ",");
+        text_json(&t, span_json(ss->spans[k]));
+      }
+      text_str(&t, "]}");
     }
-    put(r, "scopeSpans", sss);
-    json_object_array_add(rss, r);
+    text_str(&t, "]}");
   }
-  put(root, "resourceSpans", rss);
-  const char *text = root ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-                                                                     JSON_C_TO_STRING_NOSLASHESCAPE)
-                          : NULL;
-  char *line = NULL;
-  if (text && asprintf(&line, "%s\n", text) < 0)
-    line = NULL;
-  json_object_put(root);
-  return line;
+  text_str(&t, "]}\n");
+  if (t.failed) {
+    free(t.buf);
+    return NULL;
+  }
+  return t.buf;
 }
