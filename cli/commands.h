@@ -13,6 +13,7 @@ int spantap_cmd_traces(int argc, char **argv);
 int spantap_cmd_tree(int argc, char **argv);
 int spantap_cmd_stacks(int argc, char **argv);
 int spantap_cmd_report(int argc, char **argv);
+int spantap_cmd_export(int argc, char **argv);
 
 /* Exit statuses. */
 #define SPANTAP_EXIT_OK 0

@@ -20,6 +20,7 @@ static const char usage[] =
     "  stacks    rank application call sites by the syscall time they cause\n"
     "  query     run SQL over a recording, read-only (table, CSV or JSON)\n"
     "  report    write one offline HTML page that shows why requests are slow\n"
+    "  export    write a recording as OTLP, pprof, folded stacks, Chrome trace or Prometheus\n"
     "  script    print the SystemTap script record would run\n"
     "  setup     prepare this machine for SystemTap's BPF runtime (needs root)\n"
     "  demo      trace the bundled demo microservices and score the spans (needs root)\n"
@@ -45,7 +46,8 @@ int main(int argc, char **argv) {
               {"setup", spantap_cmd_setup},     {"demo", spantap_cmd_demo},
               {"query", spantap_cmd_query},     {"traces", spantap_cmd_traces},
               {"tree", spantap_cmd_tree},       {"stacks", spantap_cmd_stacks},
-              {"report", spantap_cmd_report}};
+              {"report", spantap_cmd_report},
+              {"export", spantap_cmd_export}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0)
       return cmds[i].fn(argc - 1, argv + 1);
