@@ -46,8 +46,7 @@ int main(int argc, char **argv) {
               {"setup", spantap_cmd_setup},     {"demo", spantap_cmd_demo},
               {"query", spantap_cmd_query},     {"traces", spantap_cmd_traces},
               {"tree", spantap_cmd_tree},       {"stacks", spantap_cmd_stacks},
-              {"report", spantap_cmd_report},
-              {"export", spantap_cmd_export}};
+              {"report", spantap_cmd_report},   {"export", spantap_cmd_export}};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0)
       return cmds[i].fn(argc - 1, argv + 1);
