@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "collector/collector.h"
+#include "export/live_metrics.h"
 #include "reports/summary.h"
 #include "runtime/recording_session.h"
 
@@ -123,6 +124,7 @@ int spantap_cmd_record(int argc, char **argv) {
   char err[1024] = "";
   struct spantap_session *session = NULL;
   struct spantap_store *store = NULL;
+  struct spantap_live_metrics *metrics = NULL;
   struct spantap_symbolizer *sym = NULL;
   struct spantap_collector *col = NULL;
   FILE *saved = NULL;
@@ -146,6 +148,13 @@ int spantap_cmd_record(int argc, char **argv) {
   if (spantap_store_open(o.output, o.force, &store, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
     goto cleanup;
+  }
+  if (o.metrics_listen) {
+    if (spantap_live_metrics_start(o.metrics_listen, o.output, &metrics, err, sizeof err) < 0) {
+      fprintf(stderr, "spantap record: --metrics-listen: %s\n", err);
+      goto cleanup;
+    }
+    fprintf(stderr, "spantap record: serving metrics at http://%s/metrics\n", o.metrics_listen);
   }
   if (o.save_stream && !(saved = fopen(o.save_stream, "we"))) {
     fprintf(stderr, "spantap record: cannot create --save-stream %s: %s\n", o.save_stream,
@@ -192,6 +201,9 @@ int spantap_cmd_record(int argc, char **argv) {
     if (!incomplete)
       incomplete = "the saved stream (--save-stream) could not be written in full";
   }
+  /* the endpoint ends with the recording: no reader may hold the database at its close */
+  spantap_live_metrics_stop(metrics);
+  metrics = NULL;
   if (store_metadata(store, &o, cmdline, &res, incomplete, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s (the recording is removed)\n", err);
     goto cleanup;
@@ -206,6 +218,7 @@ int spantap_cmd_record(int argc, char **argv) {
   status = incomplete ? SPANTAP_EXIT_INCOMPLETE : SPANTAP_EXIT_OK;
 
 cleanup:
+  spantap_live_metrics_stop(metrics);
   spantap_session_destroy(session);
   spantap_collector_destroy(col);
   spantap_symbolizer_destroy(sym);

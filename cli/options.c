@@ -45,6 +45,11 @@ static const char record_usage[] =
     "  -o, --output FILE       the database (default trace.db); created mode 0600.\n"
     "  -f, --force             replace FILE if it exists.\n"
     "      --save-stream FILE  also keep the raw record stream (for `spantap import`).\n"
+    "      --metrics-listen ADDR:PORT\n"
+    "                          serve Prometheus metrics of the recording so far at\n"
+    "                          http://ADDR:PORT/metrics while recording (latency\n"
+    "                          histograms, kernel time by class, syscalls; the same\n"
+    "                          text as `spantap export prometheus FILE` afterwards).\n"
     "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
@@ -162,6 +167,7 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
       SPANTAP_OPT_OUTPUT(&o->output),
       SPANTAP_OPT_FORCE(&o->force),
       {.name = "save-stream", .kind = SPANTAP_OPT_STRING, .dest = &o->save_stream},
+      {.name = "metrics-listen", .kind = SPANTAP_OPT_STRING, .dest = &o->metrics_listen},
   };
   const struct spantap_cmdline cl = {
       .cmd = for_record ? "record" : "script",

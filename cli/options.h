@@ -26,6 +26,7 @@ struct spantap_trace_options {
   double duration_s; /* 0: until Ctrl-C or the command ends */
   const char *output;
   const char *save_stream;
+  const char *metrics_listen; /* NULL, or ADDR:PORT where /metrics is served while recording */
   bool force;
   bool for_record; /* parsed for `record` (else `script`) */
 };

@@ -46,7 +46,7 @@ libspantap_export_la_SOURCES = export/export.h export/export_db.h export/export_
 	export/stack_text.h export/stack_text.c export/output.h export/output.c \
 	export/otlp.h export/otlp.c export/otlp_json.c export/otlp_post.h export/otlp_post.c \
 	export/pprof.c export/folded.c export/chrome.c export/prometheus.c \
-	export/metrics_http.h export/metrics_http.c
+	export/metrics_http.h export/metrics_http.c export/live_metrics.h export/live_metrics.c
 libspantap_export_la_CPPFLAGS = $(EXPORT_CPPFLAGS)
 libspantap_export_la_CFLAGS = $(AM_CFLAGS) $(EXPORT_DEP_CFLAGS)
 libspantap_export_la_LIBADD = libspantap_pb.la $(EXPORT_DEP_LIBS)

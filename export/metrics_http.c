@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -111,10 +113,19 @@ int spantap_metrics_http_start(const char *listen, spantap_metrics_render_fn ren
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (sa.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  /* The server's thread starts with every signal blocked: signals (SIGCHLD
+   * above all) belong to the program's own thread, which may wait for them
+   * with signalfd; a thread that took them would hide a child's end. */
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
   errno = 0;
   s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                                (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);
+  int start_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &before, NULL);
+  errno = start_errno;
   if (!s->daemon) {
     int e = errno ? errno : EADDRINUSE;
     snprintf(err, errlen, "Failed to serve /metrics: listen=%s errno=%s", listen, strerror(e));

@@ -5,6 +5,8 @@
  * is well formed with the SQL totals, the Prometheus text holds the
  * database's values, /metrics serves it, and bad input fails cleanly. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -699,6 +701,57 @@ static void test_metrics_http(void **state) {
   mem_free(body), mem_free(other);
 }
 
+/* The signals each thread of this process other than the caller blocks, as
+ * /proc/self/task/TID/status says (SigBlk), ANDed: all ones when every other
+ * thread blocks every signal. Returns the thread count seen in *NTHREADS. */
+static unsigned long long other_threads_blocked(int *nthreads) {
+  unsigned long long blocked = ~0ULL;
+  *nthreads = 0;
+  DIR *d = opendir("/proc/self/task");
+  assert_non_null(d);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' || atol(e->d_name) == (long)gettid())
+      continue;
+    char path[300], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      continue;
+    while (fgets(line, sizeof line, f))
+      if (strncmp(line, "SigBlk:", 7) == 0)
+        blocked &= strtoull(line + 7, NULL, 16);
+    fclose(f);
+    (*nthreads)++;
+  }
+  closedir(d);
+  return blocked;
+}
+
+/* The server's threads must not take the program's signals: `record
+ * --metrics-listen` waits for SIGCHLD with signalfd, and a server thread that
+ * took it hid the traced command's end (the recording never stopped). */
+static void test_metrics_http_threads_block_signals(void **state) {
+  (void)state;
+  struct opened o;
+  open_recording(db1, &o);
+  char err[512];
+  struct spantap_metrics_http *srv;
+  assert_int_equal(
+      spantap_metrics_http_start("127.0.0.1:0", render_for_test, &o.rec, &srv, err, sizeof err), 0);
+  int nthreads;
+  unsigned long long blocked = other_threads_blocked(&nthreads);
+  assert_true(nthreads >= 1);
+  assert_true(blocked & (1ULL << (SIGCHLD - 1)));
+  assert_true(blocked & (1ULL << (SIGTERM - 1)));
+  assert_true(blocked & (1ULL << (SIGINT - 1)));
+  sigset_t now;
+  pthread_sigmask(SIG_SETMASK, NULL, &now);
+  assert_false(sigismember(&now, SIGCHLD)); /* the caller's own mask is given back */
+  spantap_metrics_http_stop(srv);
+  sqlite3_close(o.db);
+}
+
 /* ---- the command on bad input ---- */
 
 /* Runs `spantap export ARGS` (a shell word list), its stderr into *ERR_TEXT. */
@@ -785,6 +838,7 @@ int main(void) {
       cmocka_unit_test(test_chrome_events),
       cmocka_unit_test(test_prometheus_text),
       cmocka_unit_test(test_metrics_http),
+      cmocka_unit_test(test_metrics_http_threads_block_signals),
       cmocka_unit_test(test_cli_bad_input),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

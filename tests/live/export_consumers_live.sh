@@ -10,8 +10,9 @@
 #   chrome      the same, and the trace engine of Chromium's DevTools finds the
 #               processes, threads, spans and client->server flows;
 #   prometheus  promtool check metrics on the file and on /metrics, and a real
-#               Prometheus server scrapes `spantap export prometheus --listen`:
-#               up is 1 and a series has the database's value.
+#               Prometheus server scrapes `spantap export prometheus --listen`
+#               and a live `spantap record --metrics-listen`: up is 1 and a
+#               series has the database's value.
 . "$(dirname "$0")/lib.sh"
 require_live
 NODE_MODULES="$top_srcdir/node_modules"
@@ -179,7 +180,9 @@ promtool check metrics < "$WORK/scraped.prom" > "$WORK/promtool.out" 2>&1
 check "promtool check metrics accepts /metrics ($(head -c 300 "$WORK/promtool.out"))" 0 $?
 check "/metrics serves the text of the file" "$(md5sum < "$WORK/demo.prom")" "$(md5sum < "$WORK/scraped.prom")"
 
-PROM_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PROM_PORT=$(free_port)
+LIVE_PORT=$(free_port) # `spantap record --metrics-listen`, below
 mkdir -p "$WORK/prom-data"
 cat > "$WORK/prometheus.yml" << YML
 global:
@@ -189,6 +192,9 @@ scrape_configs:
   - job_name: spantap
     static_configs:
       - targets: ['127.0.0.1:$PORT']
+  - job_name: spantap_live
+    static_configs:
+      - targets: ['127.0.0.1:$LIVE_PORT']
 YML
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom-data" \
   --web.listen-address="127.0.0.1:$PROM_PORT" > "$WORK/prometheus.log" 2>&1 &
@@ -206,5 +212,35 @@ check "Prometheus: the syscalls, as in the database" "$(q "$DB" "SELECT count(*)
 kill "$serve_pid"
 wait "$serve_pid"
 check "spantap export --listen stops cleanly on SIGTERM" 0 $?
+
+# ---- a live recording's /metrics (record --metrics-listen), scraped while it records ----
+# chain_app makes 20 TCP exchanges, then the recording idles 8 s: Prometheus's
+# last scrapes before the recording ends see every send, as the finished
+# database must.
+LIVE_DB="$WORK/live.db"
+"$SPANTAP" record --metrics-listen "127.0.0.1:$LIVE_PORT" -o "$LIVE_DB" -- \
+  sh -c "$CHAIN_APP tcp 20 > /dev/null; sleep 8" > "$WORK/live.out" 2>&1 &
+live_pid=$!
+started+=($live_pid)
+live_sends() { promql 'spantap_syscalls_total{job="spantap_live",service="chain_app",syscall="sendto"}'; }
+live_seen=""
+live_up=""
+live_deadline=$((SECONDS + 180)) # the command ends in seconds; so must the recording
+while kill -0 "$live_pid" 2> /dev/null && [ "$SECONDS" -lt "$live_deadline" ]; do
+  v=$(live_sends)
+  [ -n "$v" ] && live_seen=$v
+  [ "$(promql 'up{job="spantap_live"}')" = 1 ] && live_up=1
+  sleep 1
+done
+kill -0 "$live_pid" 2> /dev/null && kill -INT "$live_pid"
+check "record --metrics-listen: the recording ends when its command does" 1 "$([ "$SECONDS" -lt "$live_deadline" ] && echo 1)"
+wait "$live_pid"
+check "record --metrics-listen: the recording completes (exit 0)" 0 $?
+grep -q "serving metrics at http://127.0.0.1:$LIVE_PORT/metrics" "$WORK/live.out"
+check "record --metrics-listen says where it serves" 0 $?
+check "Prometheus scraped the live recording: up was 1" 1 "$live_up"
+check "Prometheus: the live recording's sends, as in the finished database" \
+  "$(q "$LIVE_DB" "SELECT count(*) FROM syscalls s JOIN processes p ON p.pid = s.pid WHERE s.name = 'sendto' AND p.exe LIKE '%/chain_app'")" \
+  "$live_seen"
 stop_started
 finish
