@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "collector/connections.h"
 #include "collector/spans.h"
 #include "collector/stream_parse.h"
 #include "collector/u64_map.h"
@@ -132,14 +133,7 @@ static struct spantap_event *parse_events(const char *buf, size_t len, long *n) 
         r.desc->kind == SPANTAP_REC_SOCKET) {
       const int64_t *v = r.v;
       struct spantap_endpoints *e = malloc(sizeof *e);
-      *e = (struct spantap_endpoints){.family = (int)v[SPANTAP_SOCKET_family],
-                                      .proto = (int)v[SPANTAP_SOCKET_proto],
-                                      .lport = (int)v[SPANTAP_SOCKET_lport],
-                                      .rport = (int)v[SPANTAP_SOCKET_rport],
-                                      .laddr_hi = v[SPANTAP_SOCKET_laddr_hi],
-                                      .laddr_lo = v[SPANTAP_SOCKET_laddr_lo],
-                                      .raddr_hi = v[SPANTAP_SOCKET_raddr_hi],
-                                      .raddr_lo = v[SPANTAP_SOCKET_raddr_lo]};
+      *e = spantap_connections_record_ends(&r);
       free(spantap_u64_map_remove(socks, (uint64_t)v[SPANTAP_SOCKET_sock]));
       spantap_u64_map_put(socks, (uint64_t)v[SPANTAP_SOCKET_sock], e);
     } else if (r.desc->kind == SPANTAP_REC_SYSCALL || r.desc->kind == SPANTAP_REC_NETCALL) {

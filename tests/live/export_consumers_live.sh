@@ -229,6 +229,8 @@ live_deadline=$((SECONDS + 180)) # the command ends in seconds; so must the reco
 while kill -0 "$live_pid" 2> /dev/null && [ "$SECONDS" -lt "$live_deadline" ]; do
   v=$(live_sends)
   [ -n "$v" ] && live_seen=$v
+  curl -s --max-time 5 "http://127.0.0.1:$LIVE_PORT/metrics" > "$WORK/live.scrape.tmp" 2>&1 &&
+    mv "$WORK/live.scrape.tmp" "$WORK/live.scrape"
   [ "$(promql 'up{job="spantap_live"}')" = 1 ] && live_up=1
   sleep 1
 done
@@ -239,6 +241,15 @@ check "record --metrics-listen: the recording completes (exit 0)" 0 $?
 grep -q "serving metrics at http://127.0.0.1:$LIVE_PORT/metrics" "$WORK/live.out"
 check "record --metrics-listen says where it serves" 0 $?
 check "Prometheus scraped the live recording: up was 1" 1 "$live_up"
+[ -n "$live_seen" ] || {
+  echo "# the last /metrics this test scraped itself:"
+  grep 'sendto\|^up' "$WORK/live.scrape" 2> /dev/null | sed 's/^/#   /'
+  echo "# Prometheus's series of the job:"
+  curl -s --max-time 5 --data-urlencode 'query={job="spantap_live"}' \
+    "http://127.0.0.1:$PROM_PORT/api/v1/query" | head -c 1500
+  echo
+  tail -20 "$WORK/prometheus.log"
+}
 check "Prometheus: the live recording's sends, as in the finished database" \
   "$(q "$LIVE_DB" "SELECT count(*) FROM syscalls s JOIN processes p ON p.pid = s.pid WHERE s.name = 'sendto' AND p.exe LIKE '%/chain_app'")" \
   "$live_seen"
