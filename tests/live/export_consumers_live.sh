@@ -214,12 +214,12 @@ wait "$serve_pid"
 check "spantap export --listen stops cleanly on SIGTERM" 0 $?
 
 # ---- a live recording's /metrics (record --metrics-listen), scraped while it records ----
-# chain_app makes 20 TCP exchanges, then the recording idles 8 s: Prometheus's
+# chain_app makes 20 TCP exchanges, then the recording idles 10 s: Prometheus's
 # last scrapes before the recording ends see every send, as the finished
 # database must.
 LIVE_DB="$WORK/live.db"
 "$SPANTAP" record --metrics-listen "127.0.0.1:$LIVE_PORT" -o "$LIVE_DB" -- \
-  sh -c "$CHAIN_APP tcp 20 > /dev/null; sleep 8" > "$WORK/live.out" 2>&1 &
+  sh -c "$CHAIN_APP tcp 20 > /dev/null; sleep 10" > "$WORK/live.out" 2>&1 &
 live_pid=$!
 started+=($live_pid)
 live_sends() { promql 'spantap_syscalls_total{job="spantap_live",service="chain_app",syscall="sendto"}'; }
