@@ -266,7 +266,8 @@ static int take_texts(struct spantap_queue_decoder *d, const uint64_t *tags, con
     memcpy(t->s, vals + i * SPANTAP_QUEUE_TEXT_MAX, SPANTAP_QUEUE_TEXT_MAX);
     t->s[SPANTAP_QUEUE_TEXT_MAX - 1] = '\0';
   }
-  qsort(d->texts, d->ntexts, sizeof *d->texts, cmp_text);
+  if (d->ntexts)
+    qsort(d->texts, d->ntexts, sizeof *d->texts, cmp_text);
   return 0;
 }
 
@@ -369,7 +370,8 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
     }
     d->ents[ne++] = (struct entry){k[0], k};
   }
-  qsort(d->ents, ne, sizeof *d->ents, cmp_entry);
+  if (ne) /* qsort's array may not be NULL, even when empty */
+    qsort(d->ents, ne, sizeof *d->ents, cmp_entry);
 
   /* walk each CPU's records in sequence order against its counter */
   size_t nout = 0, nkeep = 0;
