@@ -110,7 +110,7 @@ int spantap_collector_refresh_maps(struct spantap_collector *c, struct spantap_p
   if (rc < 0)
     return rc == -EIO ? -EIO : 0;
   struct maps_read m = {.c = c, .p = p, .ts = ts};
-  rc = spantap_read_proc_maps(p->pid, add_maps_line, &m);
+  rc = spantap_proc_maps_read(p->pid, add_maps_line, &m);
   if (rc >= 0)
     rc = spantap_process_set_maps(p, m.maps, m.n);
   free(m.maps);
