@@ -26,6 +26,7 @@ struct spantap_trace_options {
   double duration_s; /* 0: until Ctrl-C or the command ends */
   const char *output;
   const char *save_stream;
+  unsigned buffer_mib; /* --buffer-size: the record queues' memory in MiB, 0 default */
   bool force;
   bool for_record; /* parsed for `record` (else `script`) */
 };
@@ -36,9 +37,11 @@ struct spantap_trace_options {
 int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o);
 
-/* Fills SO from O for RUNTIME. */
-void spantap_trace_options_to_script(const struct spantap_trace_options *o,
-                                     enum spantap_runtime runtime, pid_t launch_pid,
-                                     struct spantap_script_opts *so);
+/* Fills SO from O for RUNTIME, with a fresh random queue cookie, the possible
+ * CPUs and the queue scale --buffer-size asks for. Returns 0, or -errno with
+ * what failed in ERR (no randomness, no CPU list). */
+int spantap_trace_options_to_script(const struct spantap_trace_options *o,
+                                    enum spantap_runtime runtime, pid_t launch_pid,
+                                    struct spantap_script_opts *so, char *err, size_t errlen);
 
 #endif

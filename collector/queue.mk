@@ -6,7 +6,8 @@ libspantap_la_SOURCES += \
 	include/spantap/record_queue.h common/record_queue.c \
 	runtime/queue_emit.h runtime/queue_emit.c \
 	collector/queue_decode.h collector/queue_decode.c \
-	collector/bpf_map_source.h collector/bpf_map_source.c
+	collector/bpf_map_source.h collector/bpf_map_source.c \
+	collector/map_feed.h collector/map_feed.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode

@@ -167,6 +167,10 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   return 0;
 }
 
+enum spantap_runtime spantap_session_runtime(const struct spantap_session *s) {
+  return s->rt;
+}
+
 int spantap_session_add_source(struct spantap_session *s,
                                const struct spantap_session_source *src) {
   if (s->nsources == SPANTAP_SESSION_MAX_SOURCES)

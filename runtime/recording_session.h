@@ -92,6 +92,9 @@ struct spantap_session;
 int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_session **out,
                         char *err, size_t errlen);
 
+/* The runtime S runs: the one asked for, or what "auto" picked. */
+enum spantap_runtime spantap_session_runtime(const struct spantap_session *s);
+
 /* Adds an extra record source (copied) to S, before or after the start.
  * Returns 0, or -ENOSPC past SPANTAP_SESSION_MAX_SOURCES. */
 int spantap_session_add_source(struct spantap_session *s, const struct spantap_session_source *src);
