@@ -108,15 +108,22 @@ static int hold(const struct spantap_record *rec, void *ctx) {
   return 0;
 }
 
-/* A record's place in time: its ts field; BEGIN first, END last. */
+/* A record's place in time, as the collector's reorder window orders
+ * events: when it completed (ts + dur); BEGIN first, END last. A SOCK record
+ * is dated at the end of the syscall that announced it, so it comes before
+ * that syscall's NC record (an earlier queue: delivered first on a tie). */
 static int64_t time_of(const struct held *h) {
-  if (h->desc->kind == SPANTAP_REC_BEGIN)
+  const struct spantap_record_desc *d = h->desc;
+  if (d->kind == SPANTAP_REC_BEGIN)
     return INT64_MIN;
-  if (h->desc->kind == SPANTAP_REC_END)
+  if (d->kind == SPANTAP_REC_END)
     return INT64_MAX;
-  if (h->desc->nfields && strcmp(h->desc->field_names[0], "ts") == 0)
-    return h->v[0];
-  return INT64_MIN;
+  if (!d->nfields || strcmp(d->field_names[0], "ts") != 0)
+    return INT64_MIN;
+  if (d->nfields >= 2 && strcmp(d->field_names[1], "dur") == 0 && h->v[1] > 0 &&
+      h->v[0] <= INT64_MAX - h->v[1])
+    return h->v[0] + h->v[1];
+  return h->v[0];
 }
 
 static int by_time(const void *a, const void *b) {

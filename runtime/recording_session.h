@@ -56,7 +56,7 @@ struct spantap_session_sink {
 
 /* An extra record source polled in the session's loop beside stap's output.
  * With FD >= 0, READABLE runs when FD is readable (or hung up); with FD -1,
- * on every turn of the loop (at least every 100 ms). READABLE reads what is
+ * on every turn of the loop (at least every 10 ms). READABLE reads what is
  * there and delivers it itself; it returns 0 to stay polled, 1 when the source
  * has ended (it is polled no more), or a negative errno with the reason in ERR
  * (handled like a failed sink). The session does not own FD or CTX, and does
