@@ -224,7 +224,9 @@ int spantap_cmd_record(int argc, char **argv) {
   saved = NULL;
   if (rc < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
-    if (!incomplete)
+    /* a failed write of the saved stream also fails the record that made
+     * it ("storing failed"): the saved stream is the reason */
+    if (!incomplete || strcmp(incomplete, "storing failed") == 0)
       incomplete = "the saved stream (--save-stream) could not be written in full";
   }
   if (store_metadata(store, &o, cmdline, &res, incomplete, err, sizeof err) < 0) {
