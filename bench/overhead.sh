@@ -165,7 +165,7 @@ measure() {
     base_rps=$rps base_p50=$p50 base_p99=$p99
   fi
   local ratio
-  ratio=$(awk -v r="$rps" -v R="$base_rps" 'BEGIN {printf "%.3f", R > 0 ? r / R : 0}')
+  ratio=$(awk -v r="$rps" -v R="$base_rps" 'BEGIN {printf "%.3f", (R > 0 ? r / R : 0)}')
   case $name in
   floor) floor_ratio=$ratio ;;
   spantap-mode1) mode1_ratio=$ratio ;;
@@ -175,8 +175,8 @@ measure() {
   esac
   rows+=("$(awk -v s="$srv" -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v R="$base_rps" \
     -v A="$base_p50" -v B="$base_p99" -v e="$events" -v l="$lost" 'BEGIN {
-      printf "%-6s %-15s %9d %6.3f %8.3f %6.2f %8.3f %6.2f  %10s  %s", s, n, r, R > 0 ? r / R : 0,
-        a, A > 0 ? a / A : 0, b, B > 0 ? b / B : 0, e, l }')")
+      printf "%-6s %-15s %9d %6.3f %8.3f %6.2f %8.3f %6.2f  %10s  %s", s, n, r, (R > 0 ? r / R : 0),
+        a, (A > 0 ? a / A : 0), b, (B > 0 ? b / B : 0), e, l }')")
   echo "  measured $srv $name: $rps requests/s" >&2
 }
 
@@ -190,8 +190,8 @@ for srv in $SERVERS; do
   done
   verdicts+=("$(awk -v s="$srv" -v m="$mode1_ratio" -v f="$floor_ratio" -v w="$worst_mode_ratio" 'BEGIN {
     printf "%s: mode 1 %.3f (>= 0.85: %s), %.3f below the floor %.3f (<= 0.10: %s), worst mode %.3f (>= 0.75: %s)",
-      s, m, m >= 0.85 ? "met" : "NOT met", f - m, f, f - m <= 0.10 ? "met" : "NOT met", w,
-      w >= 0.75 ? "met" : "NOT met" }')")
+      s, m, (m >= 0.85 ? "met" : "NOT met"), f - m, f, (f - m <= 0.10 ? "met" : "NOT met"), w,
+      (w >= 0.75 ? "met" : "NOT met") }')")
 done
 printf "%-6s %-15s %9s %6s %8s %6s %8s %6s  %10s  %s\n" server tracer "req/s" ratio "p50 ms" ratio \
   "p99 ms" ratio events lost

@@ -16,8 +16,8 @@
 
 #include <linux/bpf.h>
 
-#define DEFAULT_MIN_NEW 512
-#define DEFAULT_LATENCY_NS 50000000ull
+#define DEFAULT_MIN_NEW 4096
+#define DEFAULT_LATENCY_NS 100000000ull
 
 struct queue {
   struct spantap_queue_desc desc;
@@ -401,6 +401,13 @@ int spantap_bpf_map_source_poll(struct spantap_bpf_map_source *s, uint64_t now_n
   uint64_t delivered = 0, most = 0;
   for (unsigned i = 0; i < s->nqueues; i++) {
     struct queue *q = &s->q[i];
+    uint64_t made = 0;
+    for (unsigned c = 0; c < s->o.ncpu; c++)
+      made += q->counters[c];
+    /* a pass walks every bucket of a map: a queue whose counters did not
+     * move and that holds nothing kept has nothing below them to deliver */
+    if (!final && made == q->seen && !spantap_queue_decoder_stats(q->dec)->kept)
+      continue;
     long nt = 0;
     if (q->text_fd >= 0) {
       nt = drain(s, q->text_fd, s->text_tags, 8, s->texts, SPANTAP_QUEUE_TEXT_MAX, err, errlen);

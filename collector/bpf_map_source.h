@@ -16,8 +16,8 @@
 struct spantap_bpf_map_source_opts {
   uint64_t cookie;         /* the recording's (spantap_queue_cookie_new) */
   unsigned ncpu;           /* CPUs the script was generated for; 0: possible CPUs */
-  unsigned min_new;        /* a pass when this many records are new (0: 512) */
-  uint64_t max_latency_ns; /* ... or when any is new and the last pass is this old (0: 50 ms) */
+  unsigned min_new;        /* a pass when this many records are new (0: 4096) */
+  uint64_t max_latency_ns; /* ... or when any is new and the last pass is this old (0: 100 ms) */
 };
 
 /* Totals over all queues, for the loss accounting and the health report. */
