@@ -82,7 +82,10 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
 
 /* The decoder's callback: keeps a copy of REC for the pass's ordering. */
 static int hold(const struct spantap_record *rec, void *ctx) {
-  struct spantap_map_feed *f = ctx;
+  return spantap_map_feed_hold(ctx, rec);
+}
+
+int spantap_map_feed_hold(struct spantap_map_feed *f, const struct spantap_record *rec) {
   size_t frames_cap = f->frames_cap;
   if (grow((void **)&f->held, &f->held_cap, f->nheld + 1, sizeof *f->held) < 0 ||
       grow((void **)&f->frames, &f->frames_cap, f->nframes + rec->nframes, sizeof *f->frames) < 0)
@@ -133,8 +136,7 @@ static int by_time(const void *a, const void *b) {
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Pushes the held records into the collector in time order. */
-static int push_held(struct spantap_map_feed *f, char *err, size_t errlen) {
+int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen) {
   if (grow((void **)&f->order, &f->order_cap, f->nheld, sizeof *f->order) < 0) {
     snprintf(err, errlen, "Failed to order a pass: records=%zu: %s", f->nheld, strerror(ENOMEM));
     return -ENOMEM;
@@ -156,9 +158,12 @@ static int push_held(struct spantap_map_feed *f, char *err, size_t errlen) {
     rec.text = h->text;
     rec.text_len = h->text_len;
     int rc = spantap_collector_push_record(f->col, &rec, err, errlen);
-    if (rc < 0)
+    if (rc < 0) {
+      f->nheld = f->nframes = 0;
       return rc;
+    }
   }
+  f->nheld = f->nframes = 0;
   return 0;
 }
 
@@ -197,7 +202,7 @@ int spantap_map_feed_turn(struct spantap_map_feed *f, bool final, char *err, siz
              strerror(ENOMEM));
   if (rc < 0)
     return rc;
-  rc = push_held(f, err, errlen);
+  rc = spantap_map_feed_push(f, err, errlen);
   if (rc < 0)
     return rc;
   return report(f, err, errlen);

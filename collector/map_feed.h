@@ -34,9 +34,18 @@ void spantap_map_feed_destroy(struct spantap_map_feed *f);
  * then one pass if due (FINAL: the last one, after stapbpf has exited, which
  * delivers or counts lost everything left). Returns 0, or -errno with what
  * failed in ERR (the maps contradict this spantap, bpf(2) failed, the
- * collector failed). A final turn on a feed that never found its maps does
- * nothing. */
+ * collector failed). A final turn on a feed that never found its maps tries
+ * once more to find them (gone with stapbpf: it does nothing). */
 int spantap_map_feed_turn(struct spantap_map_feed *f, bool final, char *err, size_t errlen);
+
+/* The two halves of a pass, for sources other than the maps (and tests):
+ * spantap_map_feed_hold keeps a copy of REC (borrowed for the call) for the
+ * current pass (0 or -ENOMEM); spantap_map_feed_push pushes the records held
+ * into the collector ordered by completion time (ts + dur; BEGIN first, END
+ * last; ties in the order held) and empties the pass. Returns 0, or the
+ * collector's error with ERR. */
+int spantap_map_feed_hold(struct spantap_map_feed *f, const struct spantap_record *rec);
+int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen);
 
 /* True once the recording's maps were found and published. */
 bool spantap_map_feed_ready(const struct spantap_map_feed *f);

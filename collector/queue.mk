@@ -10,7 +10,9 @@ libspantap_la_SOURCES += \
 	collector/map_feed.h collector/map_feed.c
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode
+check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed
+tests_test_map_feed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_map_feed_LDADD = libspantap.la $(CMOCKA_LIBS) $(SQLITE_LIBS)
 tests_test_queue_emit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_queue_emit_LDADD = libspantap.la $(CMOCKA_LIBS)
 # the fuzz harness's code path, to replay its seeds (tests/fuzz/queue_corpus)
