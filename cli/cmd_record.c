@@ -203,14 +203,9 @@ int spantap_cmd_record(int argc, char **argv) {
       res.incomplete = "the last records could not be read from the BPF maps";
   }
   if (feed) {
-    struct spantap_bpf_map_source_stats st;
-    spantap_map_feed_stats(feed, &st);
-    fprintf(stderr,
-            "spantap: record queues: %llu records in %llu passes (at most %llu), %llu lost, "
-            "%llu duplicate, %llu malformed\n",
-            (unsigned long long)st.q.delivered, (unsigned long long)st.passes,
-            (unsigned long long)st.records_per_pass_max, (unsigned long long)st.q.lost,
-            (unsigned long long)st.q.duplicates, (unsigned long long)st.q.malformed);
+    char line[512];
+    spantap_map_feed_summary(feed, line, sizeof line);
+    fprintf(stderr, "spantap: record queues: %s\n", line);
   }
 
   const char *incomplete = res.incomplete;

@@ -459,6 +459,15 @@ void spantap_bpf_map_source_stats(const struct spantap_bpf_map_source *s,
   }
 }
 
+int spantap_bpf_map_source_queue(const struct spantap_bpf_map_source *s, unsigned i,
+                                 struct spantap_queue_desc *desc, struct spantap_queue_stats *st) {
+  if (i >= s->nqueues || !s->q[i].dec)
+    return -ENOENT;
+  *desc = s->q[i].desc;
+  *st = *spantap_queue_decoder_stats(s->q[i].dec);
+  return 0;
+}
+
 bool spantap_bpf_map_source_attached(const struct spantap_bpf_map_source *s) {
   if (s->nqueues == 0 || s->q[0].ctl_fd < 0)
     return false;

@@ -67,6 +67,11 @@ int spantap_bpf_map_source_poll(struct spantap_bpf_map_source *s, uint64_t now_n
 void spantap_bpf_map_source_stats(const struct spantap_bpf_map_source *s,
                                   struct spantap_bpf_map_source_stats *out);
 
+/* The description and counts of queue I (0 .. queues found - 1). Returns 0,
+ * or -ENOENT past the last queue. */
+int spantap_bpf_map_source_queue(const struct spantap_bpf_map_source *s, unsigned i,
+                                 struct spantap_queue_desc *desc, struct spantap_queue_stats *st);
+
 /* True while some BPF program still uses the recording's first counter map,
  * i.e. stapbpf's probes are attached (for readers that did not start stapbpf). */
 bool spantap_bpf_map_source_attached(const struct spantap_bpf_map_source *s);

@@ -216,3 +216,27 @@ void spantap_map_feed_stats(const struct spantap_map_feed *f,
                             struct spantap_bpf_map_source_stats *out) {
   spantap_bpf_map_source_stats(f->src, out);
 }
+
+void spantap_map_feed_summary(const struct spantap_map_feed *f, char *buf, size_t len) {
+  struct spantap_bpf_map_source_stats st;
+  spantap_bpf_map_source_stats(f->src, &st);
+  size_t n =
+      (size_t)snprintf(buf, len, "%llu records in %llu passes (at most %llu), %llu lost",
+                       (unsigned long long)st.q.delivered, (unsigned long long)st.passes,
+                       (unsigned long long)st.records_per_pass_max, (unsigned long long)st.q.lost);
+  const char *sep = " (";
+  struct spantap_queue_desc d;
+  struct spantap_queue_stats q;
+  for (unsigned i = 0; n < len && spantap_bpf_map_source_queue(f->src, i, &d, &q) == 0; i++) {
+    if (!q.lost)
+      continue;
+    n += (size_t)snprintf(buf + n, len - n, "%s%s %llu", sep, spantap_record_desc_get(d.kind)->tag,
+                          (unsigned long long)q.lost);
+    sep = ", ";
+  }
+  if (n < len && sep[0] == ',')
+    n += (size_t)snprintf(buf + n, len - n, ")");
+  if (n < len)
+    snprintf(buf + n, len - n, ", %llu duplicate, %llu malformed",
+             (unsigned long long)st.q.duplicates, (unsigned long long)st.q.malformed);
+}

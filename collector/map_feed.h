@@ -54,4 +54,8 @@ bool spantap_map_feed_ready(const struct spantap_map_feed *f);
 void spantap_map_feed_stats(const struct spantap_map_feed *f,
                             struct spantap_bpf_map_source_stats *out);
 
+/* One line for the user: records, passes, the largest pass, lost (and by
+ * which queues: "lost 12 (TCP 10, SC 2)"), duplicates, malformed. */
+void spantap_map_feed_summary(const struct spantap_map_feed *f, char *buf, size_t len);
+
 #endif

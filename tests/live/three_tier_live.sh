@@ -103,7 +103,7 @@ check "the recording ended in order (exit 0)" 0 "$rc"
 db="$WORK/chain.db"
 aborts=$(grep -c 'printf already started\|wrong number of printf args\|Aborted' "$WORK/rec.out")
 lost=$(q "$db" "SELECT num_value FROM recording WHERE key = 'events_lost'")
-echo "# aborts: $aborts; lost: $lost"
+echo "# aborts: $aborts; lost: $lost; $(grep '^spantap: record queues: [0-9]* records' "$WORK/rec.out")"
 check "no runtime abort" 0 "$aborts"
 check "the recording is complete" 1 "$(q "$db" "SELECT num_value FROM recording WHERE key = 'complete'")"
 check "nothing lost" 0 "$lost"
