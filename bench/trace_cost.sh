@@ -30,7 +30,7 @@ for r in $(seq "$ROUNDS"); do
     us=$(echo "$out" | sed -n 's/^elapsed_us=//p')
     if [ -z "$us" ]; then
       echo "  round $r mode $mode: the recording failed:"
-      echo "$out" | grep -E '^spantap|lost|Aborted' | sed 's/^/    /'
+      echo "$out" | grep -E '^spantap|^stap|lost|Aborted' | sed 's/^/    /'
       continue
     fi
     echo "$us" >> "$WORK/mode$mode"
