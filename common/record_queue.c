@@ -45,6 +45,7 @@ unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale) {
     case SPANTAP_REC_NETCALL:
     case SPANTAP_REC_OFFCPU:
     case SPANTAP_REC_PAGEFAULT:
+    case SPANTAP_REC_TCPSTATE: /* ~10 per short connection: as many as its syscalls */
       base = 65536 / SPANTAP_QUEUE_SCALE_DEFAULT;
       break;
     case SPANTAP_REC_BEGIN:

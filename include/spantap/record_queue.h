@@ -131,7 +131,8 @@ unsigned spantap_queue_key_words(enum spantap_record_kind kind, enum spantap_que
 
 /* max_entries of a queue of KIND: at the default scale enough for one reader
  * pass (50 ms) at the kind's expected peak rate; SCALE (>= 1) / 64 of:
- * per-syscall kinds 65536, per-process and per-connection kinds 8192;
+ * per-syscall kinds and TCP state changes 65536, per-process and
+ * per-connection kinds 8192;
  * once-per-run kinds 64 whatever the scale. */
 unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale);
 
