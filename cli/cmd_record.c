@@ -40,8 +40,14 @@ static int add_lost(void *ctx, uint64_t count, const char *source, char *err, si
   return spantap_collector_add_lost(ctx, count, source, err, errlen);
 }
 
+/* The session's tick: events a quiet stream left in the reorder window go to
+ * the store, then the batch is committed (what --metrics-listen reads). */
 static int flush(void *ctx, char *err, size_t errlen) {
-  return spantap_collector_flush(ctx, err, errlen);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int rc = spantap_collector_release_quiet(ctx, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, err,
+                                           errlen);
+  return rc < 0 ? rc : spantap_collector_flush(ctx, err, errlen);
 }
 
 /* The BPF runtime's record queues, drained on every turn of the loop. */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/array_grow.h"
+
 /* One record of a pass, copied out of the decoder's buffers. */
 struct held {
   const struct spantap_record_desc *desc;
@@ -66,20 +68,6 @@ void spantap_map_feed_destroy(struct spantap_map_feed *f) {
   free(f);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap)
-    return 0;
-  size_t n = *cap ? *cap : 1024;
-  while (n < need)
-    n *= 2;
-  void *q = realloc(*p, n * size);
-  if (!q)
-    return -ENOMEM;
-  *p = q;
-  *cap = n;
-  return 0;
-}
-
 /* The decoder's callback: keeps a copy of REC for the pass's ordering. */
 static int hold(const struct spantap_record *rec, void *ctx) {
   return spantap_map_feed_hold(ctx, rec);
@@ -87,8 +75,9 @@ static int hold(const struct spantap_record *rec, void *ctx) {
 
 int spantap_map_feed_hold(struct spantap_map_feed *f, const struct spantap_record *rec) {
   size_t frames_cap = f->frames_cap;
-  if (grow((void **)&f->held, &f->held_cap, f->nheld + 1, sizeof *f->held) < 0 ||
-      grow((void **)&f->frames, &f->frames_cap, f->nframes + rec->nframes, sizeof *f->frames) < 0)
+  if (spantap_array_grow((void **)&f->held, &f->held_cap, f->nheld + 1, sizeof *f->held) < 0 ||
+      spantap_array_grow((void **)&f->frames, &f->frames_cap, f->nframes + rec->nframes,
+                         sizeof *f->frames) < 0)
     return -ENOMEM;
   if (f->frames_cap != frames_cap) {
     uint8_t *s = realloc(f->slots, f->frames_cap);
@@ -137,7 +126,7 @@ static int by_time(const void *a, const void *b) {
 }
 
 int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen) {
-  if (grow((void **)&f->order, &f->order_cap, f->nheld, sizeof *f->order) < 0) {
+  if (spantap_array_grow((void **)&f->order, &f->order_cap, f->nheld, sizeof *f->order) < 0) {
     snprintf(err, errlen, "Failed to order a pass: records=%zu: %s", f->nheld, strerror(ENOMEM));
     return -ENOMEM;
   }
