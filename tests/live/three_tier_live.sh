@@ -52,20 +52,7 @@ http.server.HTTPServer(("127.0.0.1", $BACKEND_PORT), H).serve_forever()
 PY_END
 "$PY" "$WORK/backend.py" > "$WORK/backend.log" 2>&1 &
 pids+=($!)
-cat > "$WORK/nginx/nginx.conf" << NGINX_END
-daemon off;
-master_process on;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://127.0.0.1:$BACKEND_PORT; } }
-}
-NGINX_END
+nginx_conf "$WORK/nginx" "$NGINX_PORT" 1 "proxy_pass http://127.0.0.1:$BACKEND_PORT;"
 nginx -c "$WORK/nginx/nginx.conf" &
 pids+=($!)
 up=0
