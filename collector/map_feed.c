@@ -92,9 +92,11 @@ int spantap_map_feed_hold(struct spantap_map_feed *f, const struct spantap_recor
   h->nframes = rec->nframes;
   h->has_stack_token = rec->has_stack_token;
   h->frames_at = f->nframes;
-  memcpy(f->frames + f->nframes, rec->frames, rec->nframes * sizeof *rec->frames);
-  memcpy(f->slots + f->nframes, rec->frame_slot, rec->nframes);
-  f->nframes += rec->nframes;
+  if (rec->nframes) { /* no frames yet: the arrays may still be NULL */
+    memcpy(f->frames + f->nframes, rec->frames, rec->nframes * sizeof *rec->frames);
+    memcpy(f->slots + f->nframes, rec->frame_slot, rec->nframes);
+    f->nframes += rec->nframes;
+  }
   h->text_len = rec->text_len < sizeof h->text ? rec->text_len : sizeof h->text;
   memcpy(h->text, rec->text ? rec->text : "", h->text_len);
   return 0;
@@ -132,7 +134,8 @@ int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen) 
   }
   for (size_t i = 0; i < f->nheld; i++)
     f->order[i] = (struct order){.ts = time_of(&f->held[i]), .idx = i};
-  qsort(f->order, f->nheld, sizeof *f->order, by_time);
+  if (f->nheld)
+    qsort(f->order, f->nheld, sizeof *f->order, by_time);
   struct spantap_record rec;
   for (size_t i = 0; i < f->nheld; i++) {
     const struct held *h = &f->held[f->order[i].idx];
@@ -141,8 +144,10 @@ int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen) 
     memcpy(rec.v, h->v, sizeof rec.v);
     rec.stack_flags = h->stack_flags;
     rec.nframes = h->nframes;
-    memcpy(rec.frames, f->frames + h->frames_at, h->nframes * sizeof *rec.frames);
-    memcpy(rec.frame_slot, f->slots + h->frames_at, h->nframes);
+    if (h->nframes) {
+      memcpy(rec.frames, f->frames + h->frames_at, h->nframes * sizeof *rec.frames);
+      memcpy(rec.frame_slot, f->slots + h->frames_at, h->nframes);
+    }
     rec.has_stack_token = h->has_stack_token;
     rec.text = h->text;
     rec.text_len = h->text_len;
