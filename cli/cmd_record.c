@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/record_module.h"
 #include "collector/collector.h"
 #include "collector/summary.h"
 #include "runtime/machine_setup.h"
@@ -115,14 +116,15 @@ int spantap_cmd_record(int argc, char **argv) {
   const char *incomplete = NULL;
   char incomplete_buf[256];
 
-  if (geteuid() != 0) {
+  if (geteuid() != 0 && !o.compile_only) {
     fprintf(stderr, "spantap record: needs root (it loads a tracing program into the kernel); "
                     "run it with sudo\n");
     goto cleanup;
   }
   const char *stap_bin = getenv("SPANTAP_STAP") ? getenv("SPANTAP_STAP") : "stap";
   char found[4096];
-  if (spantap_target_find_in_path(stap_bin, found, sizeof found) < 0 &&
+  found[0] = '\0';
+  if (!o.module && spantap_target_find_in_path(stap_bin, found, sizeof found) < 0 &&
       access(stap_bin, X_OK) < 0) {
     fprintf(stderr, "spantap record: SystemTap (stap) not found: install it with "
                     "'apt-get install systemtap' (or run ./bootstrap)\n");
@@ -135,7 +137,6 @@ int spantap_cmd_record(int argc, char **argv) {
   size_t nargs = 0;
   const char *ld_preload = NULL;
   struct spantap_setup_status setup;
-  char dpaths[SPANTAP_MAX_TARGETS][4096];
   if (rt == SPANTAP_RUNTIME_BPF) {
     const char *bpf_args[16];
     if (spantap_setup_inspect(NULL, &setup) < 0 ||
@@ -147,21 +148,14 @@ int spantap_cmd_record(int argc, char **argv) {
     stap_args[nargs++] = "--runtime=bpf";
     for (size_t i = 0; bpf_args[i] && nargs < 24; i++)
       stap_args[nargs++] = bpf_args[i];
-  } else {
-    /* the module runtime unwinds with the binaries' own unwind tables */
-    stap_args[nargs++] = "--ldd";
-    for (size_t i = 0; i < o.ntargets && nargs < 28; i++) {
-      const char *p = o.targets[i].name;
-      if (!o.targets[i].is_path) {
-        if (spantap_target_find_in_path(p, dpaths[i], sizeof dpaths[i]) < 0)
-          continue;
-        p = dpaths[i];
-      }
-      stap_args[nargs++] = "-d";
-      stap_args[nargs++] = p;
-    }
+  } else if (spantap_record_module_args(&o, stap_args, &nargs, 32) < 0) {
+    goto cleanup;
   }
   stap_args[nargs] = NULL;
+  if (o.compile_only) {
+    status = spantap_record_compile_only(&o, found[0] ? found : stap_bin, stap_args);
+    goto cleanup;
+  }
 
   if (spantap_store_open(o.output, o.force, &store, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
@@ -213,8 +207,12 @@ int spantap_cmd_record(int argc, char **argv) {
     goto cleanup;
   }
   sigprocmask(SIG_UNBLOCK, &mask, NULL); /* stap's child must not inherit the block */
-  rc = spantap_stap_spawn(found[0] && access(found, X_OK) == 0 ? found : stap_bin, stap_args,
-                          ld_preload, script_path, &stap, err, sizeof err);
+  if (rt == SPANTAP_RUNTIME_KERNEL)
+    rc = spantap_record_module_spawn(&o, &so, found[0] ? found : stap_bin, stap_args, script_path,
+                                     &stap, err, sizeof err);
+  else
+    rc = spantap_stap_spawn(found[0] && access(found, X_OK) == 0 ? found : stap_bin, stap_args,
+                            ld_preload, script_path, &stap, err, sizeof err);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   if (rc < 0) {
     fprintf(stderr, "spantap record: %s\n", err);

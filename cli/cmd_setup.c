@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "runtime/kernel_setup.h"
 #include "runtime/machine_setup.h"
 
 static const char usage[] =
@@ -17,16 +18,60 @@ static const char usage[] =
     "\n"
     "  --check          only report what is there and what is missing\n"
     "  --force          rebuild the synthesized tree even if it is up to date\n"
-    "  --state-dir DIR  where spantap keeps what it builds\n";
+    "  --state-dir DIR  where spantap keeps what it builds\n"
+    "\n"
+    "  --runtime kernel        prepare for SystemTap's module runtime instead: check\n"
+    "                          stap, staprun, a compiler and the kernel's headers (and\n"
+    "                          name the packages that are missing), and patch a copy of\n"
+    "                          stap's runtime where this SystemTap needs it for this kernel\n"
+    "  --kernel-release R      with --runtime kernel: for kernel R (building elsewhere)\n";
+
+/* --runtime kernel: the module runtime's checks and patched runtime. */
+static int setup_kernel(const char *state_dir, const char *release, bool check) {
+  struct spantap_kernel_setup ks;
+  char err[1024];
+  if (spantap_kernel_setup_inspect(state_dir, release, &ks) < 0) {
+    fprintf(stderr, "spantap setup: cannot inspect this machine\n");
+    return SPANTAP_EXIT_FAIL;
+  }
+  printf("kernel:                 %s\n", ks.release);
+  printf("stap:                   %s", ks.stap ? "" : "missing\n");
+  if (ks.stap)
+    printf("%d.%d\n", ks.stap_major, ks.stap_minor);
+  printf("staprun:                %s\n", ks.staprun ? "yes" : "missing");
+  printf("kernel headers:         %s\n", ks.headers ? "yes" : "missing");
+  printf("kernel debuginfo:       not needed (types come from the headers)\n");
+  for (unsigned i = 0; spantap_stap_patches[i].name; i++)
+    printf("runtime patch:          %s: %s\n", spantap_stap_patches[i].name,
+           ks.patches & (1u << i) ? "needed" : "not needed");
+  if (!check && ks.stap && !ks.runtime_ready) {
+    if (geteuid() != 0 && !state_dir) {
+      fprintf(stderr, "spantap setup: needs root to write under /var/lib/spantap (or give "
+                      "--state-dir)\n");
+      return SPANTAP_EXIT_FAIL;
+    }
+    if (spantap_kernel_setup_run(&ks, stderr, err, sizeof err) < 0) {
+      fprintf(stderr, "spantap setup: %s\n", err);
+      return SPANTAP_EXIT_FAIL;
+    }
+  }
+  if (ks.patches)
+    printf("patched runtime:        %s%s\n", ks.runtime_dir, ks.runtime_ready ? "" : " (missing)");
+  int missing = spantap_kernel_setup_report(&ks, true, true, stdout);
+  printf("ready for --runtime kernel: %s\n", missing ? "no" : "yes");
+  return missing ? SPANTAP_EXIT_FAIL : SPANTAP_EXIT_OK;
+}
 
 int spantap_cmd_setup(int argc, char **argv) {
   static const struct option longopts[] = {{"check", no_argument, 0, 'c'},
                                            {"force", no_argument, 0, 'f'},
                                            {"state-dir", required_argument, 0, 'D'},
+                                           {"runtime", required_argument, 0, 'r'},
+                                           {"kernel-release", required_argument, 0, 'K'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   bool check = false, force = false;
-  const char *state_dir = NULL;
+  const char *state_dir = NULL, *runtime = "bpf", *release = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -40,6 +85,12 @@ int spantap_cmd_setup(int argc, char **argv) {
       case 'D':
         state_dir = optarg;
         break;
+      case 'r':
+        runtime = optarg;
+        break;
+      case 'K':
+        release = optarg;
+        break;
       case 'h':
         fputs(usage, stdout);
         return SPANTAP_EXIT_OK;
@@ -47,6 +98,12 @@ int spantap_cmd_setup(int argc, char **argv) {
         fprintf(stderr, "Try 'spantap setup --help'.\n");
         return SPANTAP_EXIT_USAGE;
     }
+  }
+  if (strcmp(runtime, "kernel") == 0)
+    return setup_kernel(state_dir, release, check);
+  if (strcmp(runtime, "bpf") != 0 || release) {
+    fprintf(stderr, "spantap setup: --runtime is bpf or kernel; --kernel-release is for kernel\n");
+    return SPANTAP_EXIT_USAGE;
   }
   struct spantap_setup_status st;
   if (check) {

@@ -45,6 +45,12 @@ static const char record_usage[] =
     "  -f, --force             replace FILE if it exists.\n"
     "      --save-stream FILE  also keep the raw record stream (for `spantap import`).\n"
     "\n"
+    "Build on one machine, run on another (the module runtime):\n"
+    "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
+    "      --kernel-release R  with --compile-only: for kernel R (its headers installed).\n"
+    "      --module X.ko       run a module built with --compile-only (needs staprun\n"
+    "                          only); give the --stack-mode/--stack-depth it was built with.\n"
+    "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
     "\n"
@@ -87,6 +93,9 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                            {"force", no_argument, 0, 'f'},
                                            {"save-stream", required_argument, 0, 'S'},
                                            {"no-follow-exec", no_argument, 0, 'N'},
+                                           {"kernel-release", required_argument, 0, 'K'},
+                                           {"compile-only", no_argument, 0, 'C'},
+                                           {"module", required_argument, 0, 'M'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   memset(o, 0, sizeof *o);
@@ -171,6 +180,20 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
         }
         break;
       }
+      case 'K':
+      case 'C':
+      case 'M':
+        if (!for_record) {
+          fprintf(stderr, "spantap %s: option not valid here (see --help)\n", cmd);
+          return -EINVAL;
+        }
+        if (c == 'K')
+          o->kernel_release = optarg;
+        else if (c == 'C')
+          o->compile_only = true;
+        else
+          o->module = optarg;
+        break;
       case 'o':
       case 'f':
       case 'S':
@@ -201,7 +224,31 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
     }
     o->command = argv + optind;
   }
-  if (o->ntargets == 0 && o->npids == 0 && !o->command) {
+  if ((o->compile_only || o->kernel_release || o->module) && strcmp(o->runtime, "bpf") == 0) {
+    fprintf(stderr,
+            "spantap %s: --compile-only, --kernel-release and --module are for the "
+            "module runtime (--runtime kernel)\n",
+            cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only || o->kernel_release || o->module)
+    o->runtime = "kernel";
+  if (o->kernel_release && !o->compile_only) {
+    fprintf(stderr,
+            "spantap %s: --kernel-release builds for another kernel: it needs "
+            "--compile-only\n",
+            cmd);
+    return -EINVAL;
+  }
+  if (o->module && o->compile_only) {
+    fprintf(stderr, "spantap %s: --module runs a built module: not with --compile-only\n", cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only && o->command) {
+    fprintf(stderr, "spantap %s: --compile-only runs nothing: use --binary, not -- CMD\n", cmd);
+    return -EINVAL;
+  }
+  if (o->ntargets == 0 && o->npids == 0 && !o->command && !o->module) {
     fprintf(stderr,
             "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
             "Try 'spantap %s --help'.\n",

@@ -26,6 +26,9 @@ struct spantap_trace_options {
   const char *output;
   const char *save_stream;
   bool force;
+  const char *kernel_release; /* --kernel-release: build the module for this kernel */
+  bool compile_only;          /* --compile-only: build the module into --output, run nothing */
+  const char *module;         /* --module: run this module built ahead of time */
 };
 
 /* Parses ARGV (after the subcommand) into O. FOR_RECORD allows the options

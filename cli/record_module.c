@@ -1,0 +1,138 @@
+/* `spantap record` with SystemTap's module runtime: build on one machine
+ * (--compile-only, --kernel-release), run on another (--module, staprun). */
+#include "cli/record_module.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "runtime/kernel_setup.h"
+#include "runtime/module_build.h"
+#include "runtime/staprun_launch.h"
+#include "runtime/targets.h"
+
+static struct spantap_kernel_setup ks; /* strings of the stap arguments point here */
+static char dpaths[SPANTAP_MAX_TARGETS][4096];
+
+int spantap_record_module_args(const struct spantap_trace_options *o, const char **args,
+                               size_t *nargs, size_t max) {
+  char err[1024];
+  if (o->module)
+    return 0; /* built elsewhere: nothing to build here */
+  int rc = spantap_kernel_setup_inspect(NULL, o->kernel_release, &ks);
+  if (rc < 0) {
+    fprintf(stderr, "spantap record: Failed to inspect this machine: %s\n", strerror(-rc));
+    return rc;
+  }
+  if (spantap_kernel_setup_report(&ks, true, !o->compile_only, stderr) > 0) {
+    fprintf(stderr, "spantap record: the module runtime cannot build here (see above)\n");
+    return -ENOENT;
+  }
+  const char *kargs[16];
+  rc = spantap_kernel_stap_args(&ks, kargs, 16, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "spantap record: %s\n", err);
+    return rc;
+  }
+  for (int i = 0; i < rc && *nargs + 1 < max; i++)
+    args[(*nargs)++] = kargs[i];
+  /* stap's unwinder needs the unwind tables of the targets and their
+   * libraries at build time */
+  if (*nargs + 1 < max)
+    args[(*nargs)++] = "--ldd";
+  for (size_t i = 0; i < o->ntargets && *nargs + 3 < max; i++) {
+    const char *p = o->targets[i].name;
+    if (!o->targets[i].is_path) {
+      if (spantap_target_find_in_path(p, dpaths[i], sizeof dpaths[i]) < 0)
+        continue;
+      p = dpaths[i];
+    }
+    args[(*nargs)++] = "-d";
+    args[(*nargs)++] = p;
+  }
+  args[*nargs] = NULL;
+  return 0;
+}
+
+int spantap_record_compile_only(const struct spantap_trace_options *o, const char *stap,
+                                const char *const *args) {
+  char err[1024], name[SPANTAP_MODULE_NAME_MAX + 1];
+  if (spantap_module_name_of_path(o->output, name, sizeof name) < 0) {
+    fprintf(stderr,
+            "spantap record: --compile-only: --output %s must be NAME.ko, NAME of 1-%d "
+            "characters [A-Za-z0-9_] (the module's name)\n",
+            o->output, SPANTAP_MODULE_NAME_MAX);
+    return SPANTAP_EXIT_USAGE;
+  }
+  if (!o->force && access(o->output, F_OK) == 0) {
+    fprintf(stderr, "spantap record: %s exists (use --force to replace it)\n", o->output);
+    return SPANTAP_EXIT_FAIL;
+  }
+  char script_path[] = "/tmp/spantap-XXXXXX.stp";
+  int fd = mkstemps(script_path, 4);
+  FILE *sf = fd >= 0 ? fdopen(fd, "w") : NULL;
+  struct spantap_script_opts so;
+  spantap_trace_options_to_script(o, SPANTAP_RUNTIME_KERNEL, 0, &so);
+  int status = SPANTAP_EXIT_FAIL;
+  if (!sf || spantap_script_generate(&so, sf, err, sizeof err) < 0) {
+    fprintf(stderr, "spantap record: Failed to write script: path=%s %s\n", script_path, err);
+    if (sf)
+      fclose(sf);
+    else if (fd >= 0)
+      close(fd);
+    goto out;
+  }
+  if (fclose(sf) != 0) {
+    fprintf(stderr, "spantap record: Failed to write script: path=%s\n", script_path);
+    goto out;
+  }
+  fprintf(stderr, "spantap: building %s for kernel %s...\n", o->output, ks.release);
+  struct spantap_module_build b = {.stap = stap,
+                                   .kernel_release = o->kernel_release,
+                                   .args = args,
+                                   .module_name = name,
+                                   .script_path = script_path};
+  char out[4096];
+  snprintf(out, sizeof out, "%s", o->output);
+  if (spantap_module_build(&b, out, sizeof out, stderr, err, sizeof err) < 0) {
+    fprintf(stderr, "spantap record: %s\n", err);
+    goto out;
+  }
+  fprintf(stderr,
+          "spantap: built %s: run it with 'spantap record --module %s -s %u -d %u -o FILE.db' "
+          "where staprun is installed\n",
+          o->output, o->output, o->stack_mode, o->stack_depth);
+  status = SPANTAP_EXIT_OK;
+out:
+  unlink(script_path);
+  return status;
+}
+
+int spantap_record_module_spawn(const struct spantap_trace_options *o,
+                                const struct spantap_script_opts *so, const char *stap,
+                                const char *const *args, const char *script_path,
+                                struct spantap_stap *out, char *err, size_t errlen) {
+  char module[4096];
+  if (o->module) {
+    if (access(o->module, R_OK) < 0) {
+      int e = errno;
+      snprintf(err, errlen, "Failed to open module: path=%s errno=%s", o->module, strerror(e));
+      return -e;
+    }
+    snprintf(module, sizeof module, "%s", o->module);
+  } else {
+    fprintf(stderr, "spantap: building the tracing module (stap's cache serves a rebuild)...\n");
+    struct spantap_module_build b = {.stap = stap,
+                                     .kernel_release = o->kernel_release,
+                                     .args = args,
+                                     .module_name = NULL,
+                                     .script_path = script_path};
+    int rc = spantap_module_build(&b, module, sizeof module, stderr, err, errlen);
+    if (rc < 0)
+      return rc;
+  }
+  return spantap_staprun_spawn("staprun", module, so, out, err, errlen);
+}

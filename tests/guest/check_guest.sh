@@ -1,0 +1,143 @@
+#!/bin/bash
+# `make check-guest`: SystemTap's module runtime, built here and run for real
+# in a qemu guest booted from Debian's kernel (TCG: this runs where KVM does
+# not). Steps, each timed: prepare the host (tests/guest/prepare.sh), patch
+# stap's runtime (spantap setup --runtime kernel), build the test programs and
+# the module (spantap record --compile-only --kernel-release KVER), build the
+# initramfs, boot the guest, which records with `spantap record --module`
+# (tests/guest/guest_tests.sh), then check the recordings here.
+# usage: check_guest.sh CACHE_DIR    (env: top_builddir, top_srcdir)
+set -uo pipefail
+CACHE=${1:-/var/cache/spantap-guest}
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+HERE=$top_srcdir/tests/guest
+SPANTAP=$top_builddir/spantap
+failures=0
+passes=0
+ok() { passes=$((passes + 1)); echo "ok - $*"; }
+not_ok() { failures=$((failures + 1)); echo "not ok - $*"; }
+skip() { echo "SKIP: $*"; exit 77; }
+T0=$SECONDS
+phase() { printf '== %-28s %4d s\n' "$1" $((SECONDS - T0)); }
+
+[ "$(id -u)" -eq 0 ] || skip "check-guest installs packages and boots a guest: it needs root"
+[ -x "$SPANTAP" ] || { echo "no $SPANTAP: run make first"; exit 1; }
+phase "prepare (packages, kernel)"
+KVER=$("$HERE/prepare.sh" "$CACHE" | tail -1) || { echo "prepare.sh failed"; exit 1; }
+KDIR=$CACHE/kernel/$KVER
+command -v sqlite3 > /dev/null || skip "the sqlite3 shell is missing (run ./bootstrap)"
+
+# Fixed paths, so that a rerun gives stap the same script and -d files: its
+# cache (SYSTEMTAP_DIR, kept in CACHE) then serves the module.
+W=$CACHE/run
+export SYSTEMTAP_DIR=$CACHE/stap SPANTAP_STATE_DIR=$CACHE/state
+rm -rf "$W/out"
+mkdir -p "$W/apps" "$W/out" "$SYSTEMTAP_DIR"
+
+phase "spantap setup --runtime kernel"
+"$SPANTAP" setup --runtime kernel --kernel-release "$KVER" > "$W/out/setup.txt" 2>&1 ||
+  { cat "$W/out/setup.txt"; echo "spantap setup --runtime kernel failed"; exit 1; }
+
+phase "test programs"
+C=$top_srcdir/tests/apps/chain_app.c
+build_app() { # only when the source changed: the same file keeps stap's cache valid
+  [ "$W/apps/$1" -nt "$C" ] || gcc "${@:2}" -pthread -o "$W/apps/$1" "$C"
+}
+build_app chain_fp -g -O1 -fno-omit-frame-pointer -fno-inline -fno-optimize-sibling-calls
+build_app chain_nofp -g -O2 -fomit-frame-pointer
+
+phase "module (stap -p4 -r $KVER)"
+PATH=$W/apps:$PATH "$SPANTAP" record --kernel-release "$KVER" --compile-only -f \
+  --binary chain_fp --binary chain_nofp --events all --stack-mode 2 --stack-depth 8 \
+  -o "$W/spt_all.ko" > "$W/out/build.txt" 2>&1 ||
+  { cat "$W/out/build.txt"; echo "the module did not build"; exit 1; }
+
+phase "initramfs"
+cp "$HERE/guest_tests.sh" "$W/"
+"$HERE/build_initrd.sh" "$KDIR" "$KVER" "$W" "$SPANTAP" "$CACHE/initrd.gz" ||
+  { echo "build_initrd.sh failed"; exit 1; }
+
+phase "guest (qemu, TCG)"
+timeout -k 10 ${SPANTAP_GUEST_TIMEOUT:-900} qemu-system-x86_64 \
+  -accel tcg,thread=multi -cpu max -m 1536 -smp 2 \
+  -nographic -no-reboot -monitor none -serial stdio \
+  -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$CACHE/initrd.gz" \
+  -append "console=ttyS0 quiet panic=-1 oops=panic" \
+  -virtfs "local,path=$W,mount_tag=host,security_model=none" \
+  -nic none < /dev/null > "$W/out/console.log" 2>&1
+echo "qemu exit status $?"
+grep -a 'GUEST:' "$W/out/console.log" | tr -d '\r'
+
+phase "checks"
+O=$W/out
+q() { sqlite3 -batch -noheader "$1" "$2" 2> /dev/null; }
+status_of() { sed -n "s/^$1 rc=\([0-9]*\).*/\1/p" "$O/status.txt" 2> /dev/null; }
+# the dup() stacks of a recording, innermost first, one line per distinct stack
+dup_stacks() {
+  q "$1" "SELECT (SELECT group_concat(function, ' < ') FROM (SELECT f.function FROM stack_frames sf
+       JOIN frames f ON f.id = sf.frame_id WHERE sf.stack_id = sc.stack_id ORDER BY sf.idx))
+     FROM syscalls sc WHERE sc.nr = 32 GROUP BY sc.stack_id"
+}
+for v in fp nofp; do
+  for s in 1 2 3 4; do
+    n=cmd_${v}_s$s db=$O/cmd_${v}_s$s.db
+    rc=$(status_of "$n")
+    [ "$rc" = 0 ] && ok "$n: spantap record --module exited 0" ||
+      { not_ok "$n: spantap record --module exited '$rc'"; tail -5 "$O/$n.err" 2> /dev/null; continue; }
+    procs=$(q "$db" "SELECT count(*) FROM processes")
+    execs=$(q "$db" "SELECT count(*) FROM process_events WHERE kind = 'exec'")
+    threads=$(q "$db" "SELECT count(*) FROM threads t JOIN processes p ON p.pid = t.pid WHERE t.tid != t.pid")
+    [ "${procs:-0}" -ge 2 ] && [ "${execs:-0}" -ge 2 ] && [ "${threads:-0}" -ge 1 ] &&
+      ok "$n: fork, exec and thread followed ($procs processes, $execs execs, $threads threads)" ||
+      not_ok "$n: fork/exec/thread: $procs processes, $execs execs, $threads threads"
+    stacks=$(dup_stacks "$db")
+    case $s in
+      1) want='chain_c' ;;
+      2) want='chain_c < chain_b < chain_a < run_chain' ;;
+      3) want='chain_c' ;;
+      4) want='chain_c < chain_b < chain_a < run_chain' ;;
+    esac
+    nfull=$(printf '%s\n' "$stacks" | grep -c "$want")
+    [ "$nfull" -ge 2 ] && ok "$n: dup() stacks hold '$want' ($nfull distinct)" ||
+      { not_ok "$n: dup() stacks lack '$want'"; printf '    %s\n' "$stacks" | head -5; }
+    if [ "$s" = 4 ]; then
+      printf '%s\n' "$stacks" | grep -q "chain_c < chain_c" && not_ok "$n: a frame is doubled" ||
+        ok "$n: no doubled innermost frame"
+    fi
+  done
+done
+
+db=$O/map.db
+rc=$(status_of map)
+[ "$rc" = 0 ] && ok "map: recording exited 0" || not_ok "map: recording exited '$rc'"
+early=$(sed -n 's/^map .* early=\([0-9]*\).*/\1/p' "$O/status.txt")
+decoy=$(sed -n 's/^map .* decoy=\([0-9]*\).*/\1/p' "$O/status.txt")
+n_early=$(q "$db" "SELECT count(*) FROM syscalls WHERE pid = ${early:-0}")
+n_decoy=$(q "$db" "SELECT count(*) FROM syscalls WHERE pid = ${decoy:-0}")
+n_later=$(q "$db" "SELECT count(*) FROM processes WHERE exe LIKE '%chain_nofp'")
+[ "${n_early:-0}" -gt 0 ] && ok "map: a process already running is traced ($n_early syscalls)" ||
+  not_ok "map: the process already running has no syscalls"
+[ "${n_later:-0}" -ge 1 ] && ok "map: a process started later is traced by name" ||
+  not_ok "map: the process started later is missing"
+[ "${n_decoy:-1}" = 0 ] && ok "map: the decoy (same program, other name) is not traced" ||
+  not_ok "map: the decoy has ${n_decoy:-?} syscalls"
+
+loaded=$(sed -n 's/^killcol loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
+[ "$loaded" = 0 ] && ok "collector SIGKILLed: the module was unloaded" ||
+  not_ok "collector SIGKILLed: the module stayed loaded ($loaded)"
+rc=$(status_of killrun)
+[ "$rc" = 3 ] && ok "staprun SIGKILLed: spantap ends with status 3 (incomplete)" ||
+  not_ok "staprun SIGKILLed: spantap exited '$rc' (3 expected)"
+c=$(q "$O/killrun.db" "SELECT num_value FROM recording WHERE key = 'complete'")
+[ "$c" = 0 ] && ok "staprun SIGKILLed: the database is stored, marked incomplete" ||
+  not_ok "staprun SIGKILLed: complete='$c'"
+loaded=$(sed -n 's/^killrun loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
+[ "$loaded" = 0 ] && ok "staprun SIGKILLed: the module was unloaded" ||
+  not_ok "staprun SIGKILLed: the module stayed loaded ($loaded)"
+[ ! -s "$O/dmesg.txt" ] && ok "guest kernel: no BUG, Oops or WARNING" ||
+  { not_ok "guest kernel log:"; cat "$O/dmesg.txt"; }
+
+phase "done"
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]
