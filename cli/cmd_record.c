@@ -202,7 +202,9 @@ int spantap_cmd_record(int argc, char **argv) {
   spantap_trace_options_to_script(&o, rt, child, &so);
   script_fd = mkstemps(script_path, 4);
   FILE *sf = script_fd >= 0 ? fdopen(dup(script_fd), "w") : NULL;
-  if (!sf || spantap_script_generate(&so, sf, err, sizeof err) < 0 || fclose(sf) != 0) {
+  /* --module: the script was compiled into the module elsewhere */
+  if (!sf || (!o.module && spantap_script_generate(&so, sf, err, sizeof err) < 0) ||
+      fclose(sf) != 0) {
     fprintf(stderr, "spantap record: Failed to write script: path=%s %s\n", script_path, err);
     goto cleanup;
   }
@@ -358,6 +360,8 @@ int spantap_cmd_record(int argc, char **argv) {
     waitpid(stap.pid, &stap_status, 0);
   }
   stap.pid = 0;
+  if (rt == SPANTAP_RUNTIME_KERNEL)
+    spantap_record_module_unload();
   const struct spantap_collector_stats *cs = spantap_collector_stats(col);
   if (!incomplete && cs->ready_mask != SPANTAP_READY_ALL)
     incomplete = "the tracing script never started (see stap's messages above)";

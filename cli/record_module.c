@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -16,6 +17,7 @@
 
 static struct spantap_kernel_setup ks; /* strings of the stap arguments point here */
 static char dpaths[SPANTAP_MAX_TARGETS][4096];
+static char started[SPANTAP_MODULE_NAME_MAX + 64]; /* the module's name once started */
 
 int spantap_record_module_args(const struct spantap_trace_options *o, const char **args,
                                size_t *nargs, size_t max) {
@@ -134,5 +136,25 @@ int spantap_record_module_spawn(const struct spantap_trace_options *o,
     if (rc < 0)
       return rc;
   }
+  /* stap's cached modules are named stap_<hash>_<n>: the file's name */
+  if (spantap_module_name_of_path(module, started, sizeof started) < 0)
+    started[0] = '\0';
   return spantap_staprun_spawn("staprun", module, so, out, err, errlen);
+}
+
+void spantap_record_module_unload(void) {
+  if (!started[0])
+    return;
+  char sys[sizeof started + 16];
+  snprintf(sys, sizeof sys, "/sys/module/%s", started);
+  if (access(sys, F_OK) < 0)
+    return;
+  fprintf(stderr, "spantap: staprun left module %s loaded: unloading it\n", started);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execlp("staprun", "staprun", "-d", started, (char *)NULL);
+    _exit(127);
+  }
+  if (pid > 0)
+    waitpid(pid, NULL, 0);
 }

@@ -30,4 +30,9 @@ int spantap_record_module_spawn(const struct spantap_trace_options *o,
                                 const char *const *args, const char *script_path,
                                 struct spantap_stap *out, char *err, size_t errlen);
 
+/* After staprun ended: unloads the module the recording started when it is
+ * still loaded (staprun killed before its own cleanup), with `staprun -d`.
+ * Says so on stderr. A no-op when no module was started. */
+void spantap_record_module_unload(void);
+
 #endif

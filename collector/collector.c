@@ -347,7 +347,8 @@ static int on_mapping(struct spantap_collector *c, const struct spantap_record *
 /* Finds the module of the file NAME (a path, or a bare file name as the
  * kernel reports it) whose inode and device are INO and KDEV: among the
  * modules already known, then at NAME itself, then by that name in the
- * library and program directories. Returns the module id, or 0. */
+ * library and program directories; importing, the file at path NAME when no
+ * inode matches. Returns the module id, or 0. */
 static int64_t module_by_file(struct spantap_collector *c, const char *name, uint64_t ino,
                               uint64_t kdev) {
   const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
@@ -375,6 +376,17 @@ static int64_t module_by_file(struct spantap_collector *c, const char *name, uin
         (((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)) != kdev)
       continue;
     if (!realpath(path, real))
+      continue;
+    int64_t id = module_id(c, real);
+    return id > 0 ? id : 0;
+  }
+  /* A stream recorded on another machine (a guest, a production host) names
+   * files whose inodes mean nothing here: the file at the same path stands
+   * in; its build-id goes into the modules table, where a mismatch shows. */
+  for (size_t i = 0; !c->opts.live && i < sizeof dirs / sizeof dirs[0]; i++) {
+    char path[PATH_MAX], real[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", dirs[i], i == 0 ? name : base);
+    if ((i == 0 && name[0] != '/') || !realpath(path, real) || access(real, R_OK) < 0)
       continue;
     int64_t id = module_id(c, real);
     return id > 0 ? id : 0;

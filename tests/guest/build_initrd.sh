@@ -8,11 +8,11 @@ KDIR=$1 KVER=$2 SHARE=$3 SPANTAP=$4 OUT=$5
 HERE=$(cd "$(dirname "$0")" && pwd)
 R=$(mktemp -d /tmp/spantap-initrd.XXXXXX)
 trap 'rm -rf "$R"' EXIT
-mkdir -p "$R"/{dev,proc,sys,tmp,root,etc,usr/bin,usr/sbin,usr/lib,usr/local/bin,lib/modules-9p}
-for d in bin sbin lib64; do
+mkdir -p "$R"/{dev,proc,sys,tmp,root,etc,usr/bin,usr/sbin,usr/lib,usr/lib64,usr/local/bin}
+for d in bin sbin lib lib64; do
   if [ -L /$d ]; then ln -s "$(readlink /$d)" "$R/$d"; else mkdir -p "$R/$d"; fi
 done
-[ -L /lib ] && { mv "$R/lib/modules-9p" "$R/usr/lib/"; rmdir "$R/lib"; ln -s usr/lib "$R/lib"; }
+mkdir -p "$R/lib/modules-9p"
 cp /bin/busybox "$R/usr/bin/busybox"
 [ -e "$R/bin/busybox" ] || ln -s /usr/bin/busybox "$R/bin/busybox"
 
@@ -41,9 +41,9 @@ for m in $mods; do
   f=$(ls "$M/$m.ko"* 2>/dev/null | head -1) || true
   [ -n "$f" ] || continue # built in, or absent in this kernel's configuration
   case $f in
-    *.xz) xz -dc "$f" > "$R/usr/lib/modules-9p/$(basename "$m").ko" ;;
-    *.zst) zstd -qdc "$f" > "$R/usr/lib/modules-9p/$(basename "$m").ko" ;;
-    *) cp "$f" "$R/usr/lib/modules-9p/" ;;
+    *.xz) xz -dc "$f" > "$R/lib/modules-9p/$(basename "$m").ko" ;;
+    *.zst) zstd -qdc "$f" > "$R/lib/modules-9p/$(basename "$m").ko" ;;
+    *) cp "$f" "$R/lib/modules-9p/" ;;
   esac
   basename "$m" >> "$R/etc/modules-9p"
 done

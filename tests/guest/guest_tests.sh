@@ -37,6 +37,9 @@ for v in fp nofp; do
   done
 done
 
+echo "== a saved stream, imported on the host (check_guest.sh)"
+rec import_src 120 -s 2 --save-stream "$O/import.stream" -- chain_nofp fork
+
 echo "== trace map: by name, already running, started later, a decoy left untraced"
 cp "$A/chain_fp" /tmp/chain_decoy
 chain_fp sleep 6000 > /dev/null &
@@ -76,5 +79,5 @@ pkill -f 'chain_fp sleep' 2> /dev/null
 i=0
 while lsmod | grep -q '^spt_all' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
 echo "killrun loaded_after=$(lsmod | grep -c '^spt_all')" >> "$O/status.txt"
-dmesg | grep -iE 'BUG|Oops|WARNING:|call trace' | head -5 > "$O/dmesg.txt"
+dmesg | grep -E 'BUG:|Oops|WARNING:|Call Trace' | head -5 > "$O/dmesg.txt"
 echo "== done"
