@@ -275,6 +275,8 @@ int spantap_kernel_stap_args(const struct spantap_kernel_setup *ks, const char *
   }
   if (ks->cancel_func)
     a[n++] = "-DSTAPCONF_TASK_WORK_CANCEL_FUNC";
+  /* the script's lock-free tables are embedded C (runtime_kernel.stp) */
+  a[n++] = "-g";
   /* a syscall-bound target keeps probes busy past stap's overload threshold */
   a[n++] = "-DSTP_NO_OVERLOAD";
   /* a busy target waits on the map locks: wait longer, and never end the run */

@@ -2,9 +2,11 @@
 # Builds the test guest's initramfs: busybox, staprun and stapio, spantap and
 # every shared library they load, each at its host path in the host's
 # merged-/usr layout, and the kernel modules of the 9p share.
-# usage: build_initrd.sh KERNEL_DIR KVER SHARE_PATH SPANTAP OUT.gz
+# usage: build_initrd.sh KERNEL_DIR KVER SHARE_PATH SPANTAP OUT.gz [FILE...]
+#   FILE...: more programs for the guest (with their libraries)
 set -euo pipefail
 KDIR=$1 KVER=$2 SHARE=$3 SPANTAP=$4 OUT=$5
+shift 5
 HERE=$(cd "$(dirname "$0")" && pwd)
 R=$(mktemp -d /tmp/spantap-initrd.XXXXXX)
 trap 'rm -rf "$R"' EXIT
@@ -29,7 +31,7 @@ add() { # add FILE...: each file and the libraries ldd names for it
     for l in $(ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^[ \t]*\//{print $1}'); do put "$l"; done
   done
 }
-add /usr/bin/staprun /usr/lib/systemtap/stapio "$SPANTAP"
+add /usr/bin/staprun /usr/lib/systemtap/stapio "$SPANTAP" "$@"
 cp "$SPANTAP" "$R/usr/local/bin/spantap"
 
 M=$KDIR/lib/modules/$KVER/kernel

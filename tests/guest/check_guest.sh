@@ -1,73 +1,30 @@
 #!/bin/bash
 # `make check-guest`: SystemTap's module runtime, built here and run for real
 # in a qemu guest booted from Debian's kernel (TCG: this runs where KVM does
-# not). Steps, each timed: prepare the host (tests/guest/prepare.sh), patch
-# stap's runtime (spantap setup --runtime kernel), build the test programs and
-# the module (spantap record --compile-only --kernel-release KVER), build the
-# initramfs, boot the guest, which records with `spantap record --module`
-# (tests/guest/guest_tests.sh), then check the recordings here.
+# not). Prepares the host (tests/guest/prepare.sh), patches stap's runtime
+# (spantap setup --runtime kernel), builds the module for the guest's kernel
+# (spantap record --compile-only --kernel-release KVER), boots the guest, which
+# records with `spantap record --module` (tests/guest/guest_tests.sh), then
+# checks the recordings here. Steps are timed (tests/guest/lib.sh).
 # usage: check_guest.sh CACHE_DIR    (env: top_builddir, top_srcdir)
 set -uo pipefail
 CACHE=${1:-/var/cache/spantap-guest}
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
-HERE=$top_srcdir/tests/guest
-SPANTAP=$top_builddir/spantap
+. "$top_srcdir/tests/guest/lib.sh"
 failures=0
 passes=0
 ok() { passes=$((passes + 1)); echo "ok - $*"; }
 not_ok() { failures=$((failures + 1)); echo "not ok - $*"; }
 skip() { echo "SKIP: $*"; exit 77; }
-T0=$SECONDS
-phase() { printf '== %-28s %4d s\n' "$1" $((SECONDS - T0)); }
 
 [ "$(id -u)" -eq 0 ] || skip "check-guest installs packages and boots a guest: it needs root"
 [ -x "$SPANTAP" ] || { echo "no $SPANTAP: run make first"; exit 1; }
-phase "prepare (packages, kernel)"
-KVER=$("$HERE/prepare.sh" "$CACHE" | tail -1) || { echo "prepare.sh failed"; exit 1; }
-KDIR=$CACHE/kernel/$KVER
 command -v sqlite3 > /dev/null || skip "the sqlite3 shell is missing (run ./bootstrap)"
-
-# Fixed paths, so that a rerun gives stap the same script and -d files: its
-# cache (SYSTEMTAP_DIR, kept in CACHE) then serves the module.
-W=$CACHE/run
-export SYSTEMTAP_DIR=$CACHE/stap SPANTAP_STATE_DIR=$CACHE/state
-rm -rf "$W/out"
-mkdir -p "$W/apps" "$W/out" "$SYSTEMTAP_DIR"
-
-phase "spantap setup --runtime kernel"
-"$SPANTAP" setup --runtime kernel --kernel-release "$KVER" > "$W/out/setup.txt" 2>&1 ||
-  { cat "$W/out/setup.txt"; echo "spantap setup --runtime kernel failed"; exit 1; }
-
-phase "test programs"
-C=$top_srcdir/tests/apps/chain_app.c
-build_app() { # only when the source changed: the same file keeps stap's cache valid
-  [ "$W/apps/$1" -nt "$C" ] || gcc "${@:2}" -pthread -o "$W/apps/$1" "$C"
-}
-build_app chain_fp -g -O1 -fno-omit-frame-pointer -fno-inline -fno-optimize-sibling-calls
-build_app chain_nofp -g -O2 -fomit-frame-pointer
-
-phase "module (stap -p4 -r $KVER)"
-PATH=$W/apps:$PATH "$SPANTAP" record --kernel-release "$KVER" --compile-only -f \
-  --binary chain_fp --binary chain_nofp --events all --stack-mode 2 --stack-depth 8 \
-  -o "$W/spt_all.ko" > "$W/out/build.txt" 2>&1 ||
-  { cat "$W/out/build.txt"; echo "the module did not build"; exit 1; }
-
-phase "initramfs"
-cp "$HERE/guest_tests.sh" "$W/"
-"$HERE/build_initrd.sh" "$KDIR" "$KVER" "$W" "$SPANTAP" "$CACHE/initrd.gz" ||
-  { echo "build_initrd.sh failed"; exit 1; }
-
-phase "guest (qemu, TCG)"
-timeout -k 10 ${SPANTAP_GUEST_TIMEOUT:-900} qemu-system-x86_64 \
-  -accel tcg,thread=multi -cpu max -m 1536 -smp 2 \
-  -nographic -no-reboot -monitor none -serial stdio \
-  -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$CACHE/initrd.gz" \
-  -append "console=ttyS0 quiet panic=-1 oops=panic" \
-  -virtfs "local,path=$W,mount_tag=host,security_model=none" \
-  -nic none < /dev/null > "$W/out/console.log" 2>&1
-echo "qemu exit status $?"
-grep -a 'GUEST:' "$W/out/console.log" | tr -d '\r'
+guest_prepare && guest_apps || exit 1
+guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 \
+  --stack-depth 8 || exit 1
+guest_boot "$GUEST_DIR/guest_tests.sh" || exit 1
 
 phase "checks"
 O=$W/out
