@@ -18,6 +18,13 @@ guest_prepare && guest_apps || exit 1
 guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
   guest_module spt_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
   guest_module spt_redis --binary redis-server || exit 1
+phase "module spt_floor (stap -p4 -r $KVER)"
+(cd "$W" && "$SPANTAP" setup --runtime kernel --kernel-release "$KVER" |
+  sed -n 's/^patched runtime: *//p' > "$W/out/runtime.txt")
+rt=$(cat "$W/out/runtime.txt")
+(cd "$W" && stap -u -p4 -r "$KVER" ${rt:+-R "$rt"} -DSTAPCONF_TASK_WORK_CANCEL_FUNC -DSTP_NO_OVERLOAD \
+  -m spt_floor "$top_srcdir/bench/floor.stp" > "$W/out/build_floor.txt" 2>&1) ||
+  { cat "$W/out/build_floor.txt"; exit 1; }
 printf 'ROUNDS=%s\nLOOP_N=%s\nLOOP_NT=%s\nREDIS_N=%s\n' "$ROUNDS" "${LOOP_N:-1000000}" \
   "${LOOP_NT:-20000}" "${REDIS_N:-5000}" > "$W/bench.env"
 guest_boot "$top_srcdir/bench/guest_bench_in.sh" /usr/bin/redis-server /usr/bin/redis-benchmark \

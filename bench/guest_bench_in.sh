@@ -3,6 +3,7 @@
 # interleaved rounds of a getppid() loop untraced, untraced while spantap
 # records another program, traced without stacks and with 8-frame stacks,
 # and of redis-benchmark untraced and traced by spantap's default events.
+# The floor: the same probe points with empty bodies (bench/floor.stp).
 # One line per measurement in SHARE/out/bench.txt (times in centiseconds of
 # /proc/uptime; N is large enough that its resolution stays under 2%).
 S=$1
@@ -52,6 +53,14 @@ redis_round() { # redis_round: SET and GET requests/s of redis-benchmark
 
 for r in $(seq "$ROUNDS"); do
   echo "loop round=$r mode=untraced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
+  staprun -o /dev/null "$S/spt_floor.ko" 2> /dev/null &
+  floor=$!
+  i=0
+  until lsmod | grep -q '^spt_floor' || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  sleep 1
+  echo "loop round=$r mode=other_floor n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
+  kill -INT $floor
+  wait $floor
   recording spt_all 2 other_$r
   echo "loop round=$r mode=other_traced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
   stop other_$r
