@@ -68,6 +68,15 @@ for v in fp nofp; do
   done
 done
 
+db=$O/tcp.db
+rc=$(status_of tcp)
+n=$(q "$db" "SELECT count(*) FROM tcp_states")
+ns=$(q "$db" "SELECT count(*) FROM tcp_states WHERE stack_id IS NOT NULL")
+[ "$rc" = 0 ] && [ "${n:-0}" -ge 4 ] && ok "tcp: $n TCP state changes recorded" ||
+  not_ok "tcp: exit '$rc', ${n:-0} TCP state changes"
+[ "${ns:-0}" -ge 1 ] && ok "tcp: TCP state changes carry stacks ($ns of $n)" ||
+  not_ok "tcp: no TCP state change has a stack"
+
 # a stream recorded in the guest, imported here: its files are found by path
 # (the guest's inodes mean nothing here), the same files as the guest ran
 "$SPANTAP" import -f -s 2 -o "$O/import.db" "$O/import.stream" > "$O/import.txt" 2>&1 ||

@@ -37,6 +37,9 @@ for v in fp nofp; do
   done
 done
 
+echo "== TCP over loopback: state changes with stacks"
+rec tcp 120 -s 4 -- chain_fp tcp 3
+
 echo "== a saved stream, imported on the host (check_guest.sh)"
 rec import_src 120 -s 2 --save-stream "$O/import.stream" -- chain_nofp fork
 

@@ -59,7 +59,7 @@ guest_boot() {
     -accel tcg,thread=multi -cpu max -m 1536 -smp 2 \
     -nographic -no-reboot -monitor none -serial stdio \
     -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$CACHE/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 oops=panic" \
+    -append "console=ttyS0 loglevel=5 panic=-1 oops=panic softlockup_panic=1" \
     -virtfs "local,path=$W,mount_tag=host,security_model=none" \
     -nic none < /dev/null > "$W/out/console.log" 2>&1
   echo "qemu exit status $?"
