@@ -361,7 +361,7 @@ int spantap_cmd_record(int argc, char **argv) {
   }
   stap.pid = 0;
   if (rt == SPANTAP_RUNTIME_KERNEL)
-    spantap_record_module_unload();
+    spantap_record_module_unload(stap_status);
   const struct spantap_collector_stats *cs = spantap_collector_stats(col);
   if (!incomplete && cs->ready_mask != SPANTAP_READY_ALL)
     incomplete = "the tracing script never started (see stap's messages above)";

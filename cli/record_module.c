@@ -142,11 +142,13 @@ int spantap_record_module_spawn(const struct spantap_trace_options *o,
   return spantap_staprun_spawn("staprun", module, so, out, err, errlen);
 }
 
-void spantap_record_module_unload(void) {
-  if (!started[0])
+void spantap_record_module_unload(int status) {
+  if (!started[0] || !WIFSIGNALED(status))
     return;
   char sys[sizeof started + 16];
   snprintf(sys, sizeof sys, "/sys/module/%s", started);
+  for (int i = 0; i < 20 && access(sys, F_OK) == 0; i++)
+    usleep(100000); /* stapio may still be unloading it */
   if (access(sys, F_OK) < 0)
     return;
   fprintf(stderr, "spantap: staprun left module %s loaded: unloading it\n", started);

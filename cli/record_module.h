@@ -30,9 +30,11 @@ int spantap_record_module_spawn(const struct spantap_trace_options *o,
                                 const char *const *args, const char *script_path,
                                 struct spantap_stap *out, char *err, size_t errlen);
 
-/* After staprun ended: unloads the module the recording started when it is
- * still loaded (staprun killed before its own cleanup), with `staprun -d`.
- * Says so on stderr. A no-op when no module was started. */
-void spantap_record_module_unload(void);
+/* After staprun ended with wait STATUS: when a signal killed it (before its
+ * own cleanup) and the module the recording started is still loaded a
+ * moment later, unloads it with `staprun -d` and says so on stderr. Never
+ * when staprun exited: its cleanup unloads the module, and a second unload
+ * at the same time could race it. A no-op when no module was started. */
+void spantap_record_module_unload(int status);
 
 #endif
