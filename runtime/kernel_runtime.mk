@@ -23,3 +23,9 @@ runtime/stap_patches.c: $(STAP_PATCHES)
 	  done; echo '  {0, 0}'; echo '};'; } > $@.tmp && mv $@.tmp $@
 BUILT_SOURCES += runtime/stap_patches.c
 CLEANFILES += runtime/stap_patches.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_module_build
+tests_test_module_build_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_module_build_LDADD = libspantap.la $(CMOCKA_LIBS)
+endif
