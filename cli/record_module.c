@@ -3,14 +3,17 @@
 #include "cli/record_module.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
 #include "runtime/kernel_setup.h"
+#include "runtime/machine_setup.h"
 #include "runtime/module_build.h"
 #include "runtime/staprun_launch.h"
 #include "runtime/targets.h"
@@ -113,6 +116,67 @@ out:
   return status;
 }
 
+/* Copies the script at PATH to STATE/scripts/spantap_<hash>.stp (the state
+ * directory of machine_setup.h), its name a hash of its text, and writes that
+ * path into OUT. stap's cache key includes the script's path: a fresh
+ * temporary name would make it miss every time. */
+static int stable_script(const char *path, char *out, size_t outlen, char *err, size_t errlen) {
+  FILE *in = fopen(path, "re");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  int rc = 0;
+  if (!in || !mem) {
+    rc = -errno;
+    snprintf(err, errlen, "Failed to read script: path=%s errno=%s", path, strerror(-rc));
+    goto out;
+  }
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    fwrite(buf, 1, n, mem);
+  fclose(mem);
+  mem = NULL;
+  char state[4096], name[64];
+  rc = spantap_setup_state_dir(NULL, state, sizeof state);
+  if (rc < 0) {
+    snprintf(err, errlen, "Failed to find the state directory: %s", strerror(-rc));
+    goto out;
+  }
+  spantap_module_name_of_script(text, len, name, sizeof name);
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%.4000s/scripts", state);
+  mkdir(state, 0755);
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    rc = -errno;
+    snprintf(err, errlen, "Failed to create directory: path=%s errno=%s", dir, strerror(-rc));
+    goto out;
+  }
+  if ((size_t)snprintf(out, outlen, "%s/%s.stp", dir, name) >= outlen) {
+    rc = -ENAMETOOLONG;
+    snprintf(err, errlen, "Failed to name script: dir=%s", dir);
+    goto out;
+  }
+  char tmp[4400];
+  snprintf(tmp, sizeof tmp, "%s.%d", out, (int)getpid());
+  FILE *f = fopen(tmp, "we");
+  bool written = f && fwrite(text, 1, len, f) == len;
+  if (f && fclose(f) != 0)
+    written = false;
+  if (!written || rename(tmp, out) < 0) {
+    rc = -EIO;
+    snprintf(err, errlen, "Failed to write script: path=%s", tmp);
+    unlink(tmp);
+  }
+out:
+  if (mem)
+    fclose(mem);
+  if (in)
+    fclose(in);
+  free(text);
+  return rc;
+}
+
 int spantap_record_module_spawn(const struct spantap_trace_options *o,
                                 const struct spantap_script_opts *so, const char *stap,
                                 const char *const *args, const char *script_path,
@@ -126,13 +190,18 @@ int spantap_record_module_spawn(const struct spantap_trace_options *o,
     }
     snprintf(module, sizeof module, "%s", o->module);
   } else {
+    /* stap's cache key holds the script's path: the same script at the same path */
+    char stable[4096];
+    int rc = stable_script(script_path, stable, sizeof stable, err, errlen);
+    if (rc < 0)
+      return rc;
     fprintf(stderr, "spantap: building the tracing module (stap's cache serves a rebuild)...\n");
     struct spantap_module_build b = {.stap = stap,
                                      .kernel_release = o->kernel_release,
                                      .args = args,
                                      .module_name = NULL,
-                                     .script_path = script_path};
-    int rc = spantap_module_build(&b, module, sizeof module, stderr, err, errlen);
+                                     .script_path = stable};
+    rc = spantap_module_build(&b, module, sizeof module, stderr, err, errlen);
     if (rc < 0)
       return rc;
   }
