@@ -10,7 +10,7 @@ shift 5
 HERE=$(cd "$(dirname "$0")" && pwd)
 R=$(mktemp -d /tmp/spantap-initrd.XXXXXX)
 trap 'rm -rf "$R"' EXIT
-mkdir -p "$R"/{dev,proc,sys,tmp,root,etc,usr/bin,usr/sbin,usr/lib,usr/lib64,usr/local/bin}
+mkdir -p "$R"/{dev,proc,sys,tmp,var/tmp,root,etc,usr/bin,usr/sbin,usr/lib,usr/lib64,usr/local/bin}
 for d in bin sbin lib lib64; do
   if [ -L /$d ]; then ln -s "$(readlink /$d)" "$R/$d"; else mkdir -p "$R/$d"; fi
 done

@@ -24,7 +24,15 @@ command -v sqlite3 > /dev/null || skip "the sqlite3 shell is missing (run ./boot
 guest_prepare && guest_apps || exit 1
 guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 \
   --stack-depth 8 || exit 1
-guest_boot "$GUEST_DIR/guest_tests.sh" || exit 1
+# the demo's services, at the share's paths (run.sh finds them next to itself)
+mkdir -p "$W/demo/demo"
+for f in demo_front demo_middle demo_store; do
+  cmp -s "$top_builddir/demo/$f" "$W/demo/demo/$f" || cp "$top_builddir/demo/$f" "$W/demo/demo/"
+done
+cp "$top_srcdir/demo/run.sh" "$W/demo/demo/run.sh"
+PATH=$W/demo/demo:$PATH guest_module spt_demo --binary demo_front --binary demo_middle \
+  --binary demo_store --events default,file --stack-mode 1 || exit 1
+guest_boot "$GUEST_DIR/guest_tests.sh" /usr/bin/bash /usr/bin/ab || exit 1
 
 phase "checks"
 O=$W/out
@@ -84,6 +92,18 @@ ns=$(q "$db" "SELECT count(*) FROM tcp_states WHERE stack_id IS NOT NULL")
 n=$(dup_stacks "$O/import.db" | grep -c 'chain_c < chain_b < chain_a < run_chain')
 [ "$n" -ge 2 ] && ok "import elsewhere: the guest's stream symbolizes by path ($n dup() stacks)" ||
   not_ok "import elsewhere: dup() stacks not symbolized ($(dup_stacks "$O/import.db" | head -2))"
+
+# the demo: spans and traces against the services' own ground truth
+rc=$(status_of demo)
+if [ "$rc" = 0 ] && [ -s "$O/demo.db" ]; then
+  "$top_builddir/demo/spantap-accuracy" --min 0.99 "$O/demo.db" "$O/truth" > "$O/accuracy.txt" 2>&1
+  arc=$?
+  [ "$arc" = 0 ] && ok "demo: span and link precision and recall >= 0.99" ||
+    not_ok "demo: accuracy below 0.99 (spantap-accuracy exit $arc)"
+  sed 's/^/    /' "$O/accuracy.txt" | head -12
+else
+  not_ok "demo: the run or its recording failed (status '$rc'; out/demo.err)"
+fi
 
 db=$O/map.db
 rc=$(status_of map)

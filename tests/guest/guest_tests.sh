@@ -43,6 +43,19 @@ rec tcp 120 -s 4 -- chain_fp tcp 3
 echo "== a saved stream, imported on the host (check_guest.sh)"
 rec import_src 120 -s 2 --save-stream "$O/import.stream" -- chain_nofp fork
 
+echo "== the demo's services under ab, recorded by their names"
+spantap record --module "$S/spt_demo.ko" -s 1 -o /tmp/demo.db > "$O/demo.out" 2> "$O/demo.err" &
+recpid=$!
+wait_tracing "$O/demo.err" || echo "demo: never tracing"
+top_builddir=$S/demo timeout 300 bash "$S/demo/demo/run.sh" -n "${DEMO_N:-400}" -c 4 -o /tmp/truth \
+  > "$O/demo_run.txt" 2>&1
+drc=$?
+kill -INT $recpid
+wait $recpid
+echo "demo rc=$drc record=$?" >> "$O/status.txt"
+cp /tmp/demo.db "$O/demo.db" 2> /dev/null
+cp -r /tmp/truth "$O/truth" 2> /dev/null
+
 echo "== trace map: by name, already running, started later, a decoy left untraced"
 cp "$A/chain_fp" /tmp/chain_decoy
 chain_fp sleep 6000 > /dev/null &
