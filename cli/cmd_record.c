@@ -1,7 +1,8 @@
 /* `spantap record`: checks the machine, opens the store and the collector,
- * runs a recording session (runtime/recording_session.c: stap, the traced
- * command, the live loop) whose stream feeds the collector, and stores the
- * recording's metadata and summary. One straight line with one cleanup. */
+ * runs a recording session (runtime/recording_session.c: stap or staprun, the
+ * traced command, the live loop) whose stream feeds the collector, and stores
+ * the recording's metadata and summary. One straight line with one cleanup;
+ * --compile-only stops after building the module. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,21 @@ static void print_end(const struct spantap_collector *col, const char *db, const
     fprintf(stderr, "spantap: the recording is INCOMPLETE: %s\n", incomplete);
 }
 
+/* --compile-only: builds the module into --output. Returns the exit status. */
+static int compile_only(struct spantap_session *session, const struct spantap_trace_options *o) {
+  char err[1024];
+  int rc = spantap_session_compile(session, o->output, o->force, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "spantap record: --compile-only: %s\n", err);
+    return rc == -EINVAL ? SPANTAP_EXIT_USAGE : SPANTAP_EXIT_FAIL;
+  }
+  fprintf(stderr,
+          "spantap: built %s: run it with 'spantap record --module %s -s %u -d %u -o FILE.db' "
+          "where staprun is installed\n",
+          o->output, o->output, o->stack_mode, o->stack_depth);
+  return SPANTAP_EXIT_OK;
+}
+
 int spantap_cmd_record(int argc, char **argv) {
   struct spantap_trace_options o;
   int rc = spantap_trace_options_parse(argc, argv, true, &o);
@@ -130,7 +146,7 @@ int spantap_cmd_record(int argc, char **argv) {
   FILE *saved = NULL;
   char *cmdline = join_args(argc + 1, argv - 1);
 
-  if (geteuid() != 0) {
+  if (geteuid() != 0 && !o.compile_only) {
     fprintf(stderr, "spantap record: needs root (it loads a tracing program into the kernel); "
                     "run it with sudo\n");
     goto cleanup;
@@ -139,10 +155,17 @@ int spantap_cmd_record(int argc, char **argv) {
                                        .command = o.command,
                                        .duration_s = o.duration_s,
                                        .stap = getenv("SPANTAP_STAP"),
-                                       .progress = stderr};
+                                       .progress = stderr,
+                                       .module = o.module,
+                                       .kernel_release = o.kernel_release,
+                                       .compile_only = o.compile_only};
   spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &sopts.script);
   if (spantap_session_new(&sopts, &session, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
+    goto cleanup;
+  }
+  if (o.compile_only) {
+    status = compile_only(session, &o);
     goto cleanup;
   }
   if (spantap_store_open(o.output, o.force, &store, err, sizeof err) < 0) {

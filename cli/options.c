@@ -51,6 +51,12 @@ static const char record_usage[] =
     "                          histograms, kernel time by class, syscalls; the same\n"
     "                          text as `spantap export prometheus FILE` afterwards).\n"
     "\n"
+    "Build on one machine, run on another (the module runtime):\n"
+    "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
+    "      --kernel-release R  with --compile-only: for kernel R (its headers installed).\n"
+    "      --module X.ko       run a module built with --compile-only (needs staprun\n"
+    "                          only); give the --stack-mode/--stack-depth it was built with.\n"
+    "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
     "\n"
@@ -168,6 +174,9 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
       SPANTAP_OPT_FORCE(&o->force),
       {.name = "save-stream", .kind = SPANTAP_OPT_STRING, .dest = &o->save_stream},
       {.name = "metrics-listen", .kind = SPANTAP_OPT_STRING, .dest = &o->metrics_listen},
+      {.name = "compile-only", .kind = SPANTAP_OPT_FLAG, .dest = &o->compile_only},
+      {.name = "kernel-release", .kind = SPANTAP_OPT_STRING, .dest = &o->kernel_release},
+      {.name = "module", .kind = SPANTAP_OPT_STRING, .dest = &o->module},
   };
   const struct spantap_cmdline cl = {
       .cmd = for_record ? "record" : "script",
@@ -189,7 +198,31 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
     }
     o->command = argv + first;
   }
-  if (o->ntargets == 0 && o->npids == 0 && !o->command) {
+  if ((o->compile_only || o->kernel_release || o->module) && strcmp(o->runtime, "bpf") == 0) {
+    fprintf(stderr,
+            "spantap %s: --compile-only, --kernel-release and --module are for the "
+            "module runtime (--runtime kernel)\n",
+            cl.cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only || o->kernel_release || o->module)
+    o->runtime = "kernel";
+  if (o->kernel_release && !o->compile_only) {
+    fprintf(stderr,
+            "spantap %s: --kernel-release builds for another kernel: it needs "
+            "--compile-only\n",
+            cl.cmd);
+    return -EINVAL;
+  }
+  if (o->module && o->compile_only) {
+    fprintf(stderr, "spantap %s: --module runs a built module: not with --compile-only\n", cl.cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only && o->command) {
+    fprintf(stderr, "spantap %s: --compile-only runs nothing: use --binary, not -- CMD\n", cl.cmd);
+    return -EINVAL;
+  }
+  if (o->ntargets == 0 && o->npids == 0 && !o->command && !o->module) {
     fprintf(stderr,
             "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
             "Try 'spantap %s --help'.\n",

@@ -28,7 +28,10 @@ struct spantap_trace_options {
   const char *save_stream;
   const char *metrics_listen; /* NULL, or ADDR:PORT where /metrics is served while recording */
   bool force;
-  bool for_record; /* parsed for `record` (else `script`) */
+  bool for_record;            /* parsed for `record` (else `script`) */
+  const char *kernel_release; /* --kernel-release: build the module for this kernel */
+  bool compile_only;          /* --compile-only: build the module into --output, run nothing */
+  const char *module;         /* --module: run this module built ahead of time */
 };
 
 /* Parses ARGV (after the subcommand) into O. FOR_RECORD allows the options
