@@ -67,7 +67,8 @@ static int close_saved_stream(FILE *saved, const char *path, char *err, size_t e
  * 0, or -EIO with the key that failed and SQLite's message in ERR. */
 static int store_metadata(struct spantap_store *store, const struct spantap_trace_options *o,
                           const char *cmdline, const struct spantap_session_result *r,
-                          const char *incomplete, char *err, size_t errlen) {
+                          const struct spantap_collector_stats *cs, const char *incomplete,
+                          char *err, size_t errlen) {
   struct utsname u;
   uname(&u);
   char kernel[600];
@@ -81,8 +82,8 @@ static int store_metadata(struct spantap_store *store, const struct spantap_trac
       {"command_line", cmdline, 0},
       {"kernel", kernel, 0},
       {"hostname", u.nodename, 0},
-      {"stack_mode", NULL, o->stack_mode},
-      {"stack_depth", NULL, o->stack_depth},
+      {"stack_mode", NULL, cs->stack_mode}, /* in effect: a --module's as recorded */
+      {"stack_depth", NULL, cs->stack_depth},
       {"events", o->events, 0},
       {"started_ns", NULL, r->started_ns},
       {"ended_ns", NULL, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec},
@@ -124,8 +125,8 @@ static int compile_only(struct spantap_session *session, const struct spantap_tr
     return rc == -EINVAL ? SPANTAP_EXIT_USAGE : SPANTAP_EXIT_FAIL;
   }
   fprintf(stderr,
-          "spantap: built %s: run it with 'spantap record --module %s -s %u -d %u -o FILE.db' "
-          "where staprun is installed\n",
+          "spantap: built %s: run it with 'spantap record --module %s -o FILE.db' where staprun "
+          "is installed (its stream says its stack mode %u and depth %u)\n",
           o->output, o->output, o->stack_mode, o->stack_depth);
   return SPANTAP_EXIT_OK;
 }
@@ -227,7 +228,8 @@ int spantap_cmd_record(int argc, char **argv) {
   /* the endpoint ends with the recording: no reader may hold the database at its close */
   spantap_live_metrics_stop(metrics);
   metrics = NULL;
-  if (store_metadata(store, &o, cmdline, &res, incomplete, err, sizeof err) < 0) {
+  if (store_metadata(store, &o, cmdline, &res, spantap_collector_stats(col), incomplete, err,
+                     sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s (the recording is removed)\n", err);
     goto cleanup;
   }

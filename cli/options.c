@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "collector/collector.h"
 #include "common/syscall_table.h"
 #include "runtime/targets.h"
 
@@ -55,7 +56,7 @@ static const char record_usage[] =
     "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
     "      --kernel-release R  with --compile-only: for kernel R (its headers installed).\n"
     "      --module X.ko       run a module built with --compile-only (needs staprun\n"
-    "                          only); give the --stack-mode/--stack-depth it was built with.\n"
+    "                          only); its stack mode and depth are the module's own.\n"
     "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
@@ -147,8 +148,9 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o) {
   memset(o, 0, sizeof *o);
   o->for_record = for_record;
-  o->stack_mode = 1;
-  o->stack_depth = 8;
+  /* defaults below; a --module's stream says its own */
+  o->stack_mode = SPANTAP_STACK_AS_RECORDED;
+  o->stack_depth = SPANTAP_STACK_AS_RECORDED;
   o->classes = SPANTAP_DEFAULT_CLASSES;
   o->extras = SPANTAP_DEFAULT_EXTRAS;
   o->events = "default";
@@ -207,6 +209,13 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
   }
   if (o->compile_only || o->kernel_release || o->module)
     o->runtime = "kernel";
+  /* A module built ahead of time records with the stack mode and depth it was
+   * built with, which its stream's BEGIN record carries: there -s and -d only
+   * select among the recorded frames, as for `spantap import`. */
+  if (!o->module && o->stack_mode == SPANTAP_STACK_AS_RECORDED)
+    o->stack_mode = 1;
+  if (!o->module && o->stack_depth == SPANTAP_STACK_AS_RECORDED)
+    o->stack_depth = 8;
   if (o->kernel_release && !o->compile_only) {
     fprintf(stderr,
             "spantap %s: --kernel-release builds for another kernel: it needs "

@@ -17,8 +17,8 @@ struct spantap_trace_options {
   size_t ntargets;
   pid_t pids[SPANTAP_MAX_PIDS];
   size_t npids;
-  char **command; /* argv after "--", or NULL */
-  unsigned stack_mode, stack_depth;
+  char **command;                   /* argv after "--", or NULL */
+  unsigned stack_mode, stack_depth; /* with --module: SPANTAP_STACK_AS_RECORDED unless given */
   unsigned classes, extras;
   const char *events;  /* as given, for the recording's metadata */
   const char *runtime; /* "bpf", "kernel" or "auto" */

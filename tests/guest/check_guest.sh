@@ -86,12 +86,17 @@ ns=$(q "$db" "SELECT count(*) FROM tcp_states WHERE stack_id IS NOT NULL")
   not_ok "tcp: no TCP state change has a stack"
 
 # a stream recorded in the guest, imported here: its files are found by path
-# (the guest's inodes mean nothing here), the same files as the guest ran
-"$SPANTAP" import -f -s 2 -o "$O/import.db" "$O/import.stream" > "$O/import.txt" 2>&1 ||
+# (the guest's inodes mean nothing here), the same files as the guest ran; its
+# stack mode (2) and depth (8) are the module's, from the stream's BEGIN record
+"$SPANTAP" import -f -o "$O/import.db" "$O/import.stream" > "$O/import.txt" 2>&1 ||
   not_ok "import of the guest's stream failed: $(tail -1 "$O/import.txt")"
 n=$(dup_stacks "$O/import.db" | grep -c 'chain_c < chain_b < chain_a < run_chain')
 [ "$n" -ge 2 ] && ok "import elsewhere: the guest's stream symbolizes by path ($n dup() stacks)" ||
   not_ok "import elsewhere: dup() stacks not symbolized ($(dup_stacks "$O/import.db" | head -2))"
+sm=$(q "$O/import.db" "SELECT group_concat(num_value, '/') FROM (SELECT num_value FROM recording
+  WHERE key IN ('stack_mode', 'stack_depth') ORDER BY key DESC)")
+[ "$sm" = 2/8 ] && ok "import elsewhere: stack mode and depth as the stream says (2/8)" ||
+  not_ok "import elsewhere: stack mode/depth '$sm' (2/8 expected)"
 
 # the demo: spans and traces against the services' own ground truth
 rc=$(status_of demo)
@@ -119,6 +124,10 @@ n_later=$(q "$db" "SELECT count(*) FROM processes WHERE exe LIKE '%chain_nofp'")
   not_ok "map: the process started later is missing"
 [ "${n_decoy:-1}" = 0 ] && ok "map: the decoy (same program, other name) is not traced" ||
   not_ok "map: the decoy has ${n_decoy:-?} syscalls"
+sm=$(q "$db" "SELECT group_concat(num_value, '/') FROM (SELECT num_value FROM recording
+  WHERE key IN ('stack_mode', 'stack_depth') ORDER BY key DESC)")
+[ "$sm" = 2/8 ] && ok "map: record --module without -s/-d: the module's stack mode and depth (2/8)" ||
+  not_ok "map: stack mode/depth '$sm' (the module's 2/8 expected)"
 
 loaded=$(sed -n 's/^killcol loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
 [ "$loaded" = 0 ] && ok "collector SIGKILLed: the module was unloaded" ||

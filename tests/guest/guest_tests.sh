@@ -62,7 +62,8 @@ chain_fp sleep 6000 > /dev/null &
 early=$!
 /tmp/chain_decoy sleep 6000 > /dev/null &
 decoy=$!
-spantap record --module "$M" -s 2 -o /tmp/map.db > "$O/map.out" 2> "$O/map.err" &
+# no -s/-d: the module's own stack mode and depth, from its stream's BEGIN record
+spantap record --module "$M" -o /tmp/map.db > "$O/map.out" 2> "$O/map.err" &
 recpid=$!
 wait_tracing "$O/map.err" || echo "map: never tracing"
 chain_nofp chain 2 > /dev/null
