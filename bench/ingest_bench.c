@@ -44,7 +44,7 @@ static int find_text(const struct spantap_maps_entry *e, void *ctx) {
 int main(int argc, char **argv) {
   long events = argc > 1 ? atol(argv[1]) : 1000000;
   struct text_map t = {0};
-  spantap_read_proc_maps(getpid(), find_text, &t);
+  spantap_proc_maps_read(getpid(), find_text, &t);
   if (!t.start) {
     fprintf(stderr, "ingest_bench: cannot find its own text mapping\n");
     return 1;

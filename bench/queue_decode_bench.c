@@ -41,7 +41,7 @@ static uint64_t rnd(uint64_t *s) {
 int main(int argc, char **argv) {
   long total = argc > 1 ? atol(argv[1]) : 2000000;
   struct spantap_queue_set set;
-  if (spantap_queue_set_init(&set, COOKIE, NCPU, 1) < 0 ||
+  if (spantap_queue_set_init(&set, COOKIE, NCPU, SPANTAP_QUEUE_SCALE_DEFAULT) < 0 ||
       spantap_queue_set_add(&set, SPANTAP_REC_SYSCALL, 8, false) < 0)
     return 1;
   const struct spantap_queue_desc *q = &set.q[0];

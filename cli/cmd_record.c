@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "collector/collector.h"
+#include "collector/map_feed.h"
 #include "export/live_metrics.h"
 #include "reports/summary.h"
 #include "runtime/recording_session.h"
@@ -40,8 +41,19 @@ static int add_lost(void *ctx, uint64_t count, const char *source, char *err, si
   return spantap_collector_add_lost(ctx, count, source, err, errlen);
 }
 
+/* The session's tick: events a quiet stream left in the reorder window go to
+ * the store, then the batch is committed (what --metrics-listen reads). */
 static int flush(void *ctx, char *err, size_t errlen) {
-  return spantap_collector_flush(ctx, err, errlen);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int rc = spantap_collector_release_quiet(ctx, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, err,
+                                           errlen);
+  return rc < 0 ? rc : spantap_collector_flush(ctx, err, errlen);
+}
+
+/* The BPF runtime's record queues, drained on every turn of the loop. */
+static int feed_turn(void *ctx, char *err, size_t errlen) {
+  return spantap_map_feed_turn(ctx, false, err, errlen);
 }
 
 static unsigned ready_families(void *ctx) {
@@ -144,6 +156,7 @@ int spantap_cmd_record(int argc, char **argv) {
   struct spantap_live_metrics *metrics = NULL;
   struct spantap_symbolizer *sym = NULL;
   struct spantap_collector *col = NULL;
+  struct spantap_map_feed *feed = NULL;
   FILE *saved = NULL;
   char *cmdline = join_args(argc + 1, argv - 1);
 
@@ -160,8 +173,9 @@ int spantap_cmd_record(int argc, char **argv) {
                                        .module = o.module,
                                        .kernel_release = o.kernel_release,
                                        .compile_only = o.compile_only};
-  spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &sopts.script);
-  if (spantap_session_new(&sopts, &session, err, sizeof err) < 0) {
+  if (spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &sopts.script, err, sizeof err) <
+          0 ||
+      spantap_session_new(&sopts, &session, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
     goto cleanup;
   }
@@ -198,6 +212,17 @@ int spantap_cmd_record(int argc, char **argv) {
     fprintf(stderr, "spantap record: out of memory starting the collector\n");
     goto cleanup;
   }
+  if (spantap_session_runtime(session) == SPANTAP_RUNTIME_BPF) {
+    /* the BPF runtime hands its records over through BPF maps (docs/bpf-transport.md) */
+    rc = spantap_map_feed_new(sopts.script.queue_cookie, sopts.script.queue_ncpu, col, &feed);
+    const struct spantap_session_source src = {.fd = -1, .readable = feed_turn, .ctx = feed};
+    if (rc < 0 || spantap_session_add_source(session, &src) < 0) {
+      fprintf(stderr, "spantap record: Failed to create the BPF map reader: %s\n", strerror(-rc));
+      goto cleanup;
+    }
+    fprintf(stderr, "spantap: record queues: %.1f MiB of kernel memory (--buffer-size)\n",
+            (double)spantap_script_queue_memory(&sopts.script) / (1 << 20));
+  }
   const struct spantap_session_sink sink = {
       .ctx = col, .stream = feed_stream, .lost = add_lost, .tick = flush, .ready = ready_families};
   if (spantap_session_start(session, &sink, err, sizeof err) < 0) {
@@ -210,6 +235,17 @@ int spantap_cmd_record(int argc, char **argv) {
     fprintf(stderr, "spantap record: %s\n", err);
   struct spantap_session_result res;
   spantap_session_stop(session, &res);
+  /* stapbpf is gone; the feed's own descriptors keep the maps: a last pass */
+  if (feed && spantap_map_feed_turn(feed, true, err, sizeof err) < 0) {
+    fprintf(stderr, "spantap record: %s\n", err);
+    if (!res.incomplete)
+      res.incomplete = "the last records could not be read from the BPF maps";
+  }
+  if (feed) {
+    char line[512];
+    spantap_map_feed_summary(feed, line, sizeof line);
+    fprintf(stderr, "spantap: record queues: %s\n", line);
+  }
 
   const char *incomplete = res.incomplete;
   if (!incomplete && !spantap_collector_stats(col)->end_seen)
@@ -222,7 +258,9 @@ int spantap_cmd_record(int argc, char **argv) {
   saved = NULL;
   if (rc < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
-    if (!incomplete)
+    /* a failed write of the saved stream also fails the record that made
+     * it ("storing failed"): the saved stream is the reason */
+    if (!incomplete || strcmp(incomplete, "storing failed") == 0)
       incomplete = "the saved stream (--save-stream) could not be written in full";
   }
   /* the endpoint ends with the recording: no reader may hold the database at its close */
@@ -245,6 +283,7 @@ int spantap_cmd_record(int argc, char **argv) {
 cleanup:
   spantap_live_metrics_stop(metrics);
   spantap_session_destroy(session);
+  spantap_map_feed_destroy(feed);
   spantap_collector_destroy(col);
   spantap_symbolizer_destroy(sym);
   if (store) {

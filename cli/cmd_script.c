@@ -13,9 +13,9 @@ int spantap_cmd_script(int argc, char **argv) {
   enum spantap_runtime rt;
   spantap_runtime_parse(o.runtime, &rt);
   struct spantap_script_opts so;
-  spantap_trace_options_to_script(&o, rt, 0, &so);
   char err[256];
-  if (spantap_script_generate(&so, stdout, err, sizeof err) < 0) {
+  if (spantap_trace_options_to_script(&o, rt, 0, &so, err, sizeof err) < 0 ||
+      spantap_script_generate(&so, stdout, err, sizeof err) < 0) {
     fprintf(stderr, "spantap script: %s\n", err);
     return SPANTAP_EXIT_FAIL;
   }

@@ -13,6 +13,7 @@
 #include "collector/collector.h"
 #include "common/syscall_table.h"
 #include "runtime/targets.h"
+#include "spantap/record_queue.h"
 
 static const char record_usage[] =
     "Usage: spantap record [OPTIONS] [--binary NAME|PATH]... [--pid PID]... [-- CMD [ARGS...]]\n"
@@ -38,6 +39,9 @@ static const char record_usage[] =
     "                          3 the innermost frame of each binary or library on the\n"
     "                          stack, up to S, 4 up to S frames anywhere; 0 no stacks.\n"
     "  -d, --stack-depth S     the frame budget of the stack modes (1-32, default 8).\n"
+    "                          Deepest stack kept with the BPF runtime: mode 1 one\n"
+    "                          frame (searched up to S frames deep), modes 2-4 S\n"
+    "                          frames, up to 32 (interned in chunks of 8).\n"
     "  -r, --runtime RT        bpf, kernel (SystemTap's module runtime) or auto (default).\n"
     "      --no-follow-exec    stop following a traced process that execs another binary.\n"
     "  -t, --duration T        stop after T seconds (default: Ctrl-C or when CMD ends).\n"
@@ -51,6 +55,14 @@ static const char record_usage[] =
     "                          http://ADDR:PORT/metrics while recording (latency\n"
     "                          histograms, kernel time by class, syscalls; the same\n"
     "                          text as `spantap export prometheus FILE` afterwards).\n"
+    "      --buffer-size MIB   kernel memory for the BPF runtime's record queues, in MiB\n"
+    "                          (1-4096). Default: about 38 MiB with the default events\n"
+    "                          (41 with --events all or stack modes 2-4): 65,536\n"
+    "                          records per syscall queue, 50 ms of a busy server. The\n"
+    "                          queues grow with it (about 1,700 syscall records per\n"
+    "                          MiB); records made while a queue is full are counted\n"
+    "                          lost. The memory is locked (memcg-accounted) while\n"
+    "                          recording; record prints what it takes.\n"
     "\n"
     "Build on one machine, run on another (the module runtime):\n"
     "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
@@ -176,6 +188,7 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
       SPANTAP_OPT_FORCE(&o->force),
       {.name = "save-stream", .kind = SPANTAP_OPT_STRING, .dest = &o->save_stream},
       {.name = "metrics-listen", .kind = SPANTAP_OPT_STRING, .dest = &o->metrics_listen},
+      SPANTAP_OPT_NUMBER("buffer-size", 0, &o->buffer_mib, 1, 4096),
       {.name = "compile-only", .kind = SPANTAP_OPT_FLAG, .dest = &o->compile_only},
       {.name = "kernel-release", .kind = SPANTAP_OPT_STRING, .dest = &o->kernel_release},
       {.name = "module", .kind = SPANTAP_OPT_STRING, .dest = &o->module},
@@ -241,9 +254,27 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
   return 0;
 }
 
-void spantap_trace_options_to_script(const struct spantap_trace_options *o,
-                                     enum spantap_runtime runtime, pid_t launch_pid,
-                                     struct spantap_script_opts *so) {
+/* The queue scale whose maps hold about MIB MiB for SO (memory is linear in
+ * the scale: a fixed part plus a part per scale unit). */
+static unsigned scale_for_mib(struct spantap_script_opts so, unsigned mib) {
+  so.runtime = SPANTAP_RUNTIME_BPF;
+  so.queue_scale = 1;
+  size_t one = spantap_script_queue_memory(&so);
+  so.queue_scale = 2;
+  size_t two = spantap_script_queue_memory(&so);
+  if (!one || two <= one)
+    return SPANTAP_QUEUE_SCALE_DEFAULT;
+  size_t unit = two - one, fixed = one > unit ? one - unit : 0;
+  size_t want = (size_t)mib << 20;
+  size_t scale = want > fixed ? (want - fixed) / unit : 1;
+  return scale < 1                                  ? 1
+         : scale > 64 * SPANTAP_QUEUE_SCALE_DEFAULT ? 64 * SPANTAP_QUEUE_SCALE_DEFAULT
+                                                    : (unsigned)scale;
+}
+
+int spantap_trace_options_to_script(const struct spantap_trace_options *o,
+                                    enum spantap_runtime runtime, pid_t launch_pid,
+                                    struct spantap_script_opts *so, char *err, size_t errlen) {
   *so = (struct spantap_script_opts){
       .runtime = runtime,
       .targets = o->targets,
@@ -257,5 +288,20 @@ void spantap_trace_options_to_script(const struct spantap_trace_options *o,
       .classes = o->classes,
       .extras = o->extras,
       .follow_exec = o->follow_exec,
+      .queue_scale = SPANTAP_QUEUE_SCALE_DEFAULT,
   };
+  int rc = spantap_queue_cookie_new(&so->queue_cookie);
+  if (rc < 0) {
+    snprintf(err, errlen, "Failed to draw the recording's cookie: %s", strerror(-rc));
+    return rc;
+  }
+  int ncpu = spantap_queue_possible_cpus();
+  if (ncpu < 0) {
+    snprintf(err, errlen, "Failed to read /sys/devices/system/cpu/possible: %s", strerror(-ncpu));
+    return ncpu;
+  }
+  so->queue_ncpu = (unsigned)ncpu;
+  if (o->buffer_mib)
+    so->queue_scale = scale_for_mib(*so, o->buffer_mib);
+  return 0;
 }

@@ -27,6 +27,7 @@ struct spantap_trace_options {
   const char *output;
   const char *save_stream;
   const char *metrics_listen; /* NULL, or ADDR:PORT where /metrics is served while recording */
+  unsigned buffer_mib;        /* --buffer-size: the record queues' memory in MiB, 0 default */
   bool force;
   bool for_record;            /* parsed for `record` (else `script`) */
   const char *kernel_release; /* --kernel-release: build the module for this kernel */
@@ -40,9 +41,11 @@ struct spantap_trace_options {
 int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o);
 
-/* Fills SO from O for RUNTIME. */
-void spantap_trace_options_to_script(const struct spantap_trace_options *o,
-                                     enum spantap_runtime runtime, pid_t launch_pid,
-                                     struct spantap_script_opts *so);
+/* Fills SO from O for RUNTIME, with a fresh random queue cookie, the possible
+ * CPUs and the queue scale --buffer-size asks for. Returns 0, or -errno with
+ * what failed in ERR (no randomness, no CPU list). */
+int spantap_trace_options_to_script(const struct spantap_trace_options *o,
+                                    enum spantap_runtime runtime, pid_t launch_pid,
+                                    struct spantap_script_opts *so, char *err, size_t errlen);
 
 #endif

@@ -16,8 +16,8 @@
 
 #include <linux/bpf.h>
 
-#define DEFAULT_MIN_NEW 512
-#define DEFAULT_LATENCY_NS 50000000ull
+#define DEFAULT_MIN_NEW 4096
+#define DEFAULT_LATENCY_NS 100000000ull
 
 struct queue {
   struct spantap_queue_desc desc;
@@ -261,16 +261,25 @@ static int scan(struct spantap_bpf_map_source *s, bool counters, char *err, size
   return result;
 }
 
+/* Room beyond the most elements a map holds at once (max_entries + ncpu): a
+ * drain also returns records the probes insert into buckets it has not
+ * walked yet (kept for the next pass), and a batch returns whole buckets (a
+ * bucket that does not fit the room left fails with ENOSPC). A drain cut
+ * short would leave records below the counters in the map, which the pass
+ * would count lost, so the room is twice the capacity and a drain that
+ * still fills it fails. */
+#define BATCH_SLACK 1024
+
 static int alloc_batch(struct spantap_bpf_map_source *s) {
   size_t cap = 0, words = 0;
   for (unsigned i = 0; i < s->nqueues; i++) {
-    size_t n = (size_t)s->q[i].desc.capacity + s->o.ncpu;
+    size_t n = 2 * ((size_t)s->q[i].desc.capacity + s->o.ncpu) + BATCH_SLACK;
     cap = n > cap ? n : cap;
     size_t w = n * s->q[i].desc.key_words;
     words = w > words ? w : words;
   }
   if (s->stack_entries) {
-    size_t n = (size_t)s->stack_entries + s->o.ncpu;
+    size_t n = 2 * ((size_t)s->stack_entries + s->o.ncpu) + BATCH_SLACK;
     cap = n > cap ? n : cap;
     size_t w = n * SPANTAP_QUEUE_STACK_ROW_WORDS;
     words = w > words ? w : words;
@@ -315,7 +324,7 @@ static long drain(struct spantap_bpf_map_source *s, int fd, void *keys, size_t k
                   size_t value_size, char *err, size_t errlen) {
   size_t got = 0;
   uint64_t in_batch = 0, out_batch = 0;
-  bool first = true;
+  bool first = true, ended = false;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   while (got < s->batch_cap) {
     __u32 count = (__u32)(s->batch_cap - got);
@@ -324,14 +333,21 @@ static long drain(struct spantap_bpf_map_source *s, int fd, void *keys, size_t k
                                              (char *)vals + got * value_size, &count, &opts);
     int e = rc < 0 ? errno : 0;
     got += count;
-    if (rc < 0 && e == ENOENT)
-      break; /* the end of the map */
+    if (rc < 0 && e == ENOENT) {
+      ended = true; /* the end of the map */
+      break;
+    }
     if (rc < 0) {
       set_err(err, errlen, "Failed to drain BPF map: fd=%d got=%zu: %s", fd, got, strerror(e));
       return -e;
     }
     in_batch = out_batch;
     first = false;
+  }
+  if (!ended) {
+    set_err(err, errlen, "Failed to drain BPF map: fd=%d got=%zu: more than the room for a pass",
+            fd, got);
+    return -ENOSPC;
   }
   return (long)got;
 }
@@ -385,6 +401,13 @@ int spantap_bpf_map_source_poll(struct spantap_bpf_map_source *s, uint64_t now_n
   uint64_t delivered = 0, most = 0;
   for (unsigned i = 0; i < s->nqueues; i++) {
     struct queue *q = &s->q[i];
+    uint64_t made = 0;
+    for (unsigned c = 0; c < s->o.ncpu; c++)
+      made += q->counters[c];
+    /* a pass walks every bucket of a map: a queue whose counters did not
+     * move and that holds nothing kept has nothing below them to deliver */
+    if (!final && made == q->seen && !spantap_queue_decoder_stats(q->dec)->kept)
+      continue;
     long nt = 0;
     if (q->text_fd >= 0) {
       nt = drain(s, q->text_fd, s->text_tags, 8, s->texts, SPANTAP_QUEUE_TEXT_MAX, err, errlen);
@@ -434,6 +457,15 @@ void spantap_bpf_map_source_stats(const struct spantap_bpf_map_source *s,
     out->q.missing_text += q->missing_text;
     out->q.missing_stack += q->missing_stack;
   }
+}
+
+int spantap_bpf_map_source_queue(const struct spantap_bpf_map_source *s, unsigned i,
+                                 struct spantap_queue_desc *desc, struct spantap_queue_stats *st) {
+  if (i >= s->nqueues || !s->q[i].dec)
+    return -ENOENT;
+  *desc = s->q[i].desc;
+  *st = *spantap_queue_decoder_stats(s->q[i].dec);
+  return 0;
 }
 
 bool spantap_bpf_map_source_attached(const struct spantap_bpf_map_source *s) {

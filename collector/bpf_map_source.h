@@ -16,8 +16,8 @@
 struct spantap_bpf_map_source_opts {
   uint64_t cookie;         /* the recording's (spantap_queue_cookie_new) */
   unsigned ncpu;           /* CPUs the script was generated for; 0: possible CPUs */
-  unsigned min_new;        /* a pass when this many records are new (0: 512) */
-  uint64_t max_latency_ns; /* ... or when any is new and the last pass is this old (0: 50 ms) */
+  unsigned min_new;        /* a pass when this many records are new (0: 4096) */
+  uint64_t max_latency_ns; /* ... or when any is new and the last pass is this old (0: 100 ms) */
 };
 
 /* Totals over all queues, for the loss accounting and the health report. */
@@ -66,6 +66,11 @@ int spantap_bpf_map_source_poll(struct spantap_bpf_map_source *s, uint64_t now_n
 /* The totals so far (loss = q.lost). */
 void spantap_bpf_map_source_stats(const struct spantap_bpf_map_source *s,
                                   struct spantap_bpf_map_source_stats *out);
+
+/* The description and counts of queue I (0 .. queues found - 1). Returns 0,
+ * or -ENOENT past the last queue. */
+int spantap_bpf_map_source_queue(const struct spantap_bpf_map_source *s, unsigned i,
+                                 struct spantap_queue_desc *desc, struct spantap_queue_stats *st);
 
 /* True while some BPF program still uses the recording's first counter map,
  * i.e. stapbpf's probes are attached (for readers that did not start stapbpf). */

@@ -248,6 +248,9 @@ static int on_mapping(struct spantap_collector *c, const struct spantap_record *
     return -ENOMEM;
   char text[PATH_MAX + 8];
   snprintf(text, sizeof text, "%.*s", (int)r->text_len, r->text);
+  if (r->v[SPANTAP_MAPPING_start] == 0 && r->v[SPANTAP_MAPPING_end] == 0 &&
+      r->v[SPANTAP_MAPPING_pgoff] == SPANTAP_MAPPING_PGOFF_SERVICE)
+    return spantap_collector_name_service(c, p->pid, text, true);
   if (r->v[SPANTAP_MAPPING_start] == 0 && r->v[SPANTAP_MAPPING_end] == 0) {
     spantap_process_set_maps(p, NULL, 0);
     return spantap_collector_set_main_module(c, p, text) == -EIO ? -EIO : 0;

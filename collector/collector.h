@@ -105,6 +105,20 @@ int spantap_collector_feed(struct spantap_collector *c, const char *buf, size_t 
 int spantap_collector_add_lost(struct spantap_collector *c, uint64_t lost, const char *source,
                                char *err, size_t errlen);
 
+/* How long a live stream may stay quiet before the events it left in the
+ * reorder window are released by the clock (spantap_collector_release_quiet):
+ * far beyond the window, so that a reader that lags under load does not make
+ * its own events late. */
+#define SPANTAP_COLLECTOR_QUIET_NS (2 * 1000000000LL)
+
+/* For a live recording: releases to the span engine and the store the events
+ * that completed before NOW_NS - SPANTAP_COLLECTOR_QUIET_NS (NOW_NS on the
+ * events' clock, CLOCK_MONOTONIC), which a quiet stream would otherwise keep in
+ * the reorder window until its end; so a scrape of the database while
+ * recording sees them. Returns 0, -ENOMEM or -EIO with ERR. */
+int spantap_collector_release_quiet(struct spantap_collector *c, int64_t now_ns, char *err,
+                                    size_t errlen);
+
 /* Commits the current batch and flushes the saved stream. Returns 0 or -EIO. */
 int spantap_collector_flush(struct spantap_collector *c, char *err, size_t errlen);
 

@@ -2,6 +2,7 @@
  * losses reported aside, batches and the end of the recording. The records
  * themselves are dispatched in collector.c. */
 #include <errno.h>
+#include <stdint.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,22 @@ int spantap_collector_add_lost(struct spantap_collector *c, uint64_t lost, const
     return spantap_collector_save_failed(c, err, errlen);
   if (spantap_collector_mark_loss(c, c->newest_ts) < 0) {
     snprintf(err, errlen, "Failed to mark the spans open at a loss: ts=%" PRId64, c->newest_ts);
+    return -EIO;
+  }
+  return 0;
+}
+
+int spantap_collector_release_quiet(struct spantap_collector *c, int64_t now_ns, char *err,
+                                    size_t errlen) {
+  if (now_ns <= INT64_MIN + SPANTAP_COLLECTOR_QUIET_NS)
+    return 0;
+  int rc = spantap_reorder_release_before(c->window, now_ns - SPANTAP_COLLECTOR_QUIET_NS);
+  if (rc == -ENOMEM) {
+    snprintf(err, errlen, "Failed to derive spans: out of memory");
+    return rc;
+  }
+  if (rc) {
+    snprintf(err, errlen, "Failed to store spans: error=%s", spantap_store_errmsg(c->store));
     return -EIO;
   }
   return 0;

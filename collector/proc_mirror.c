@@ -170,7 +170,7 @@ const struct spantap_mapping *spantap_process_find_mapping(const struct spantap_
   return NULL;
 }
 
-int spantap_parse_maps_line(char *line, struct spantap_maps_entry *e) {
+int spantap_proc_maps_parse_line(char *line, struct spantap_maps_entry *e) {
   /* start-end perms offset dev inode [path] */
   int pos = 0;
   unsigned long long start, end, off, ino;
@@ -187,7 +187,7 @@ int spantap_parse_maps_line(char *line, struct spantap_maps_entry *e) {
   return 0;
 }
 
-int spantap_read_proc_maps(int64_t pid, int (*fn)(const struct spantap_maps_entry *e, void *ctx),
+int spantap_proc_maps_read(int64_t pid, int (*fn)(const struct spantap_maps_entry *e, void *ctx),
                            void *ctx) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%" PRId64 "/maps", pid);
@@ -202,7 +202,7 @@ int spantap_read_proc_maps(int64_t pid, int (*fn)(const struct spantap_maps_entr
     if (line[len - 1] == '\n')
       line[len - 1] = '\0';
     struct spantap_maps_entry e;
-    if (spantap_parse_maps_line(line, &e) < 0)
+    if (spantap_proc_maps_parse_line(line, &e) < 0)
       continue;
     rc = fn(&e, ctx);
     if (rc < 0)

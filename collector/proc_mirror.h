@@ -67,11 +67,11 @@ struct spantap_maps_entry {
 
 /* Reads /proc/PID/maps and calls FN for each line. Returns the number of lines,
  * or -errno (-ENOENT when the process is gone). */
-int spantap_read_proc_maps(int64_t pid, int (*fn)(const struct spantap_maps_entry *e, void *ctx),
+int spantap_proc_maps_read(int64_t pid, int (*fn)(const struct spantap_maps_entry *e, void *ctx),
                            void *ctx);
 
 /* Parses one maps line (without newline) into E; PATH points into LINE.
  * Returns 0 or -EINVAL. */
-int spantap_parse_maps_line(char *line, struct spantap_maps_entry *e);
+int spantap_proc_maps_parse_line(char *line, struct spantap_maps_entry *e);
 
 #endif

@@ -93,6 +93,38 @@ static int add_maps_line(const struct spantap_maps_entry *e, void *ctx) {
   return save_map(m->c, m->p, m->ts, e, NULL);
 }
 
+/* A process found running (no exec seen) is named by what was executed,
+ * which its process name keeps, rather than by the file its executable
+ * links to (Debian's redis-server is a link to redis-check-rdb): when the
+ * process name is not the start of EXE's file name (a name longer than a
+ * process name is cut), it names the service, saved as a MAP record with
+ * start == end == 0 and pgoff 1. */
+static int name_by_process_name(struct spantap_collector *c, struct spantap_process *p, int64_t ts,
+                                const char *exe) {
+  char path[64], comm[32];
+  snprintf(path, sizeof path, "/proc/%" PRId64 "/comm", p->pid);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return 0;
+  bool got = fgets(comm, sizeof comm, f) != NULL;
+  fclose(f);
+  if (!got)
+    return 0;
+  comm[strcspn(comm, "\n")] = '\0';
+  const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+  if (!comm[0] || strncmp(base, comm, strlen(comm)) == 0)
+    return 0;
+  int rc = spantap_collector_name_service(c, p->pid, comm, true);
+  if (rc < 0 || !c->opts.save_stream)
+    return rc;
+  struct spantap_record r = {
+      .desc = spantap_record_desc_get(SPANTAP_REC_MAPPING), .text = comm, .text_len = strlen(comm)};
+  r.v[SPANTAP_MAPPING_ts] = ts;
+  r.v[SPANTAP_MAPPING_pid] = p->pid;
+  r.v[SPANTAP_MAPPING_pgoff] = SPANTAP_MAPPING_PGOFF_SERVICE;
+  return spantap_collector_save(c, &r);
+}
+
 int spantap_collector_refresh_maps(struct spantap_collector *c, struct spantap_process *p,
                                    int64_t ts) {
   if (!c->opts.live || p->maps_reads >= MAPS_READS_MAX)
@@ -107,10 +139,12 @@ int spantap_collector_refresh_maps(struct spantap_collector *c, struct spantap_p
   int rc = save_map(c, p, ts, NULL, exe);
   if (rc == 0)
     rc = spantap_collector_set_main_module(c, p, exe);
+  if (rc == 0 && !p->exec_ns)
+    rc = name_by_process_name(c, p, ts, exe);
   if (rc < 0)
     return rc == -EIO ? -EIO : 0;
   struct maps_read m = {.c = c, .p = p, .ts = ts};
-  rc = spantap_read_proc_maps(p->pid, add_maps_line, &m);
+  rc = spantap_proc_maps_read(p->pid, add_maps_line, &m);
   if (rc >= 0)
     rc = spantap_process_set_maps(p, m.maps, m.n);
   free(m.maps);

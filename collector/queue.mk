@@ -6,10 +6,13 @@ libspantap_la_SOURCES += \
 	include/spantap/record_queue.h common/record_queue.c \
 	runtime/queue_emit.h runtime/queue_emit.c \
 	collector/queue_decode.h collector/queue_decode.c \
-	collector/bpf_map_source.h collector/bpf_map_source.c
+	collector/bpf_map_source.h collector/bpf_map_source.c \
+	collector/map_feed.h collector/map_feed.c
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode
+check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed
+tests_test_map_feed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_map_feed_LDADD = libspantap.la $(CMOCKA_LIBS) $(SQLITE_LIBS)
 tests_test_queue_emit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_queue_emit_LDADD = libspantap.la $(CMOCKA_LIBS)
 # the fuzz harness's code path, to replay its seeds (tests/fuzz/queue_corpus)

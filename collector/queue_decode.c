@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "collector/u64_map.h"
+#include "common/array_grow.h"
 
 int spantap_queue_control_check(const uint64_t ctl[SPANTAP_QCTL__COUNT], uint64_t cookie,
                                 unsigned ncpu, struct spantap_queue_desc *out) {
@@ -217,20 +218,6 @@ const struct spantap_queue_desc *spantap_queue_decoder_desc(const struct spantap
   return &d->desc;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap)
-    return 0;
-  size_t n = *cap ? *cap : 64;
-  while (n < need)
-    n *= 2;
-  void *q = realloc(*p, n * size);
-  if (!q)
-    return -ENOMEM;
-  *p = q;
-  *cap = n;
-  return 0;
-}
-
 static int cmp_entry(const void *a, const void *b) {
   uint64_t x = ((const struct entry *)a)->tag, y = ((const struct entry *)b)->tag;
   return x < y ? -1 : x > y;
@@ -256,7 +243,7 @@ static const struct text *find_text(const struct spantap_queue_decoder *d, uint6
 /* Adds the batch's texts (tags of this queue only) and sorts them by tag. */
 static int take_texts(struct spantap_queue_decoder *d, const uint64_t *tags, const char *vals,
                       size_t n) {
-  if (grow((void **)&d->texts, &d->texts_cap, d->ntexts + n, sizeof *d->texts) < 0)
+  if (spantap_array_grow((void **)&d->texts, &d->texts_cap, d->ntexts + n, sizeof *d->texts) < 0)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     if (SPANTAP_QUEUE_TAG_CPU(tags[i]) >= d->ncpu)
@@ -346,8 +333,8 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
       return -EXDEV;
   }
   size_t total = d->npend + nkeys;
-  if (grow((void **)&d->ents, &d->ents_cap, total, sizeof *d->ents) < 0 ||
-      grow((void **)&d->out, &d->out_cap, total, sizeof *d->out) < 0)
+  if (spantap_array_grow((void **)&d->ents, &d->ents_cap, total, sizeof *d->ents) < 0 ||
+      spantap_array_grow((void **)&d->out, &d->out_cap, total, sizeof *d->out) < 0)
     return -ENOMEM;
   if (d->desc.has_text && ntexts && take_texts(d, text_tags, texts, ntexts) < 0)
     return -ENOMEM;
@@ -375,7 +362,7 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
 
   /* walk each CPU's records in sequence order against its counter */
   size_t nout = 0, nkeep = 0;
-  if (grow((void **)&d->pend2, &d->pend2_cap, ne * kw, sizeof *d->pend2) < 0)
+  if (spantap_array_grow((void **)&d->pend2, &d->pend2_cap, ne * kw, sizeof *d->pend2) < 0)
     return -ENOMEM;
   size_t e = 0;
   for (unsigned c = 0; c < d->ncpu; c++) {

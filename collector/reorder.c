@@ -146,6 +146,15 @@ int spantap_reorder_push(struct spantap_reorder *r, const struct spantap_event *
   return 0;
 }
 
+int spantap_reorder_release_before(struct spantap_reorder *r, int64_t before) {
+  while (r->n && r->heap[0].key <= before) {
+    int rc = release_top(r);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
 int spantap_reorder_drain(struct spantap_reorder *r) {
   while (r->n) {
     int rc = release_top(r);

@@ -36,6 +36,11 @@ void spantap_reorder_destroy(struct spantap_reorder *r);
 int spantap_reorder_push(struct spantap_reorder *r, const struct spantap_event *e);
 /* Releases every event held, in order. Returns 0 or the release function's error. */
 int spantap_reorder_drain(struct spantap_reorder *r);
+/* Releases the events that completed at or before BEFORE (a time of the
+ * events' clock): for a live recording whose stream went quiet, where no newer
+ * event comes to push them out. Events arriving later that completed before
+ * them count as late. Returns 0 or the release function's error. */
+int spantap_reorder_release_before(struct spantap_reorder *r, int64_t before);
 
 size_t spantap_reorder_held(const struct spantap_reorder *r);
 const struct spantap_reorder_stats *spantap_reorder_stats(const struct spantap_reorder *r);

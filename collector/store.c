@@ -39,8 +39,14 @@
   "CREATE VIEW span_syscalls AS SELECT span_id, id AS syscall_id, ts_ns, dur_ns, pid, tid,\n"      \
   "  name, class, ret, stack_id, conn_id FROM syscalls WHERE span_id IS NOT NULL;\n"               \
   "CREATE VIEW call_sites AS SELECT k.id AS stack_id, coalesce(f.function ||\n"                    \
-  "  printf('+0x%x', f.offset), printf('0x%x', f.rel_addr), '(no app frame)') AS call_site,\n"     \
-  "  f.file, f.line, m.path AS module FROM stacks k LEFT JOIN frames f ON f.id = k.app_frame_id\n" \
+  "  printf('+0x%x', f.offset), CASE WHEN f.rel_addr > 0 THEN replace(m.path, rtrim(m.path,\n"     \
+  "  replace(m.path, '/', '')), '') || printf('+0x%x', f.rel_addr) END, '(no application frame'\n" \
+  "  || coalesce((SELECT ': in ' || coalesce(f0.function, printf('0x%x', f0.rel_addr)) || ' ('\n"  \
+  "  || coalesce(replace(m0.path, rtrim(m0.path, replace(m0.path, '/', '')), ''), '?') || ')'\n"   \
+  "  FROM stack_frames sf JOIN frames f0 ON f0.id = sf.frame_id LEFT JOIN modules m0 ON\n"         \
+  "  m0.id = f0.module_id WHERE sf.stack_id = k.id AND (f0.function IS NOT NULL OR\n"              \
+  "  f0.rel_addr > 0) ORDER BY sf.idx LIMIT 1), '') || ')') AS call_site, f.file, f.line,\n"       \
+  "  m.path AS module FROM stacks k LEFT JOIN frames f ON f.id = k.app_frame_id\n"                 \
   "  LEFT JOIN modules m ON m.id = f.module_id;\n"                                                 \
   "CREATE VIEW span_stacks AS SELECT s.span_id, s.stack_id, cs.call_site, count(*) AS syscalls,\n" \
   "  sum(s.dur_ns) AS dur_ns FROM syscalls s LEFT JOIN call_sites cs ON cs.stack_id = "            \

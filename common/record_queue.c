@@ -4,6 +4,8 @@
 #include "spantap/record_queue.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/random.h>
 
 _Static_assert(SPANTAP_QUEUE_MAX_CPUS <= (1u << (64 - SPANTAP_QUEUE_SEQ_BITS)),
@@ -43,14 +45,15 @@ unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale) {
     case SPANTAP_REC_NETCALL:
     case SPANTAP_REC_OFFCPU:
     case SPANTAP_REC_PAGEFAULT:
-      base = 65536;
+    case SPANTAP_REC_TCPSTATE: /* ~10 per short connection: as many as its syscalls */
+      base = 65536 / SPANTAP_QUEUE_SCALE_DEFAULT;
       break;
     case SPANTAP_REC_BEGIN:
     case SPANTAP_REC_READY:
     case SPANTAP_REC_END:
       return 64; /* written once or twice per run, whatever the scale */
     default:
-      base = 8192;
+      base = 8192 / SPANTAP_QUEUE_SCALE_DEFAULT;
       break;
   }
   if (scale < 1)
@@ -60,7 +63,7 @@ unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale) {
 }
 
 unsigned spantap_queue_stack_table_entries(unsigned scale) {
-  uint64_t c = (uint64_t)16384 * (scale < 1 ? 1 : scale);
+  uint64_t c = (uint64_t)(16384 / SPANTAP_QUEUE_SCALE_DEFAULT) * (scale < 1 ? 1 : scale);
   return c > (1u << 22) ? (1u << 22) : (unsigned)c;
 }
 
@@ -137,4 +140,30 @@ uint64_t spantap_queue_stack_hash(uint64_t parent,
   for (unsigned i = 0; i < SPANTAP_QUEUE_STACK_CHUNK; i++)
     h = (h ^ frames[i]) * SPANTAP_QUEUE_STACK_PRIME;
   return h;
+}
+
+int spantap_queue_possible_cpus(void) {
+  FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+  if (!f)
+    return -errno;
+  char buf[256];
+  bool ok = fgets(buf, sizeof buf, f) != NULL;
+  fclose(f);
+  if (!ok)
+    return -EIO;
+  /* ranges and single CPUs, "0-3,5": the highest CPU + 1 */
+  long most = -1;
+  for (char *p = buf; *p && *p != '\n';) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 0)
+      return -EPROTO;
+    most = v > most ? v : most;
+    p = *end == '-' || *end == ',' ? end + 1 : end;
+    if (*end != '-' && *end != ',' && *end != '\n' && *end)
+      return -EPROTO;
+  }
+  if (most < 0 || most >= SPANTAP_QUEUE_MAX_CPUS)
+    return -ERANGE;
+  return (int)most + 1;
 }

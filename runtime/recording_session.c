@@ -31,6 +31,7 @@
 #define PING_EVERY_NS (200 * 1000000LL)
 #define TICK_EVERY_NS (500 * 1000000LL)
 #define POLL_MS 100
+#define POLL_SOURCE_MS 10 /* with a per-turn source: BPF map queues fill in ~50 ms at peak */
 #define MAX_STAP_ARGS 32
 #define STAPRUN "staprun" /* the module runtime's loader, searched in PATH */
 
@@ -188,6 +189,10 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   }
   *out = s;
   return 0;
+}
+
+enum spantap_runtime spantap_session_runtime(const struct spantap_session *s) {
+  return s->rt;
 }
 
 int spantap_session_add_source(struct spantap_session *s,
@@ -514,7 +519,11 @@ int spantap_session_poll(struct spantap_session *s, char *err, size_t errlen) {
       {.fd = s->sfd, .events = POLLIN}};
   for (size_t i = 0; i < s->nsources; i++)
     pf[3 + i] = (struct pollfd){.fd = s->source_ended[i] ? -1 : s->sources[i].fd, .events = POLLIN};
-  if (poll(pf, 3 + s->nsources, POLL_MS) < 0 && errno != EINTR) {
+  int timeout = POLL_MS;
+  for (size_t i = 0; i < s->nsources; i++)
+    if (s->sources[i].fd < 0 && !s->source_ended[i])
+      timeout = POLL_SOURCE_MS;
+  if (poll(pf, 3 + s->nsources, timeout) < 0 && errno != EINTR) {
     int e = errno;
     snprintf(err, errlen, "Failed to poll stap's output: errno=%s", strerror(e));
     return -e;

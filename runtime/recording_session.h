@@ -68,7 +68,7 @@ struct spantap_session_sink {
 
 /* An extra record source polled in the session's loop beside stap's output.
  * With FD >= 0, READABLE runs when FD is readable (or hung up); with FD -1,
- * on every turn of the loop (at least every 100 ms). READABLE reads what is
+ * on every turn of the loop (at least every 10 ms). READABLE reads what is
  * there and delivers it itself; it returns 0 to stay polled, 1 when the source
  * has ended (it is polled no more), or a negative errno with the reason in ERR
  * (handled like a failed sink). The session does not own FD or CTX, and does
@@ -112,6 +112,9 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
  * a bad KO_PATH), -EEXIST, or -errno with the reason in ERR. */
 int spantap_session_compile(struct spantap_session *s, const char *ko_path, bool force, char *err,
                             size_t errlen);
+
+/* The runtime S runs: the one asked for, or what "auto" picked. */
+enum spantap_runtime spantap_session_runtime(const struct spantap_session *s);
 
 /* Adds an extra record source (copied) to S, before or after the start.
  * Returns 0, or -ENOSPC past SPANTAP_SESSION_MAX_SOURCES. */

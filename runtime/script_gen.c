@@ -11,9 +11,11 @@
 #include <strings.h>
 
 #include "common/syscall_table.h"
+#include "runtime/queue_emit.h"
 #include "runtime/stp_templates.h"
 #include "spantap/handshake.h"
 #include "spantap/record_format.h"
+#include "spantap/record_queue.h"
 
 #define MAP_SIZE 16384        /* processes in the trace map */
 #define THREAD_MAP_SIZE 16384 /* threads with a syscall in flight */
@@ -67,10 +69,12 @@ struct gen {
   const struct spantap_script_opts *o;
   FILE *out;
   int err;
+  /* BPF runtime: the record queues, one per @@EMIT@@ site, declared with
+   * their begin probe at the end of the script */
+  struct spantap_queue_set queues;
 };
 
 static void emit(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int generate(const struct spantap_script_opts *o, FILE *out, char *err, size_t errlen);
 static void emit(struct gen *g, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -271,6 +275,15 @@ static void gen_target_match(struct gen *g) {
   }
 }
 
+/* Interns chunk CHUNK of the stack walked so far (NFRAMES frames in _sf0..). */
+static void gen_stack_chunk(struct gen *g, unsigned chunk, unsigned nframes, const char *ind) {
+  if (!g->queues.stack_table_entries)
+    g->queues.stack_table_entries = spantap_queue_stack_table_entries(g->queues.scale);
+  int rc = spantap_queue_emit_stack_chunk(g->out, &g->queues, chunk, nframes, ind);
+  if (rc < 0)
+    g->err = rc;
+}
+
 /* The frame-pointer walk of the BPF runtime, unrolled (the verifier wants
  * bounded code). Input locals: _regs (user pt_regs), task. Output: _sflags and
  * _sf0.._sf<slots-1>, innermost first, 0 for an empty slot. Modes 1-2 keep only
@@ -311,6 +324,12 @@ static void gen_ustack_bpf(struct gen *g) {
     emit(g, "      if (!_sf0 && _fp) _sflags = _sflags | %u\n", SPANTAP_STACK_TRUNCATED_BUDGET);
     return;
   }
+  /* modes 2-4: frame K goes into _sf<K % 8>; beyond one frame the stack is
+   * interned in chunks of 8 (runtime/queue_emit.h), so the BPF stack holds one
+   * chunk of frames at a time; a deeper chunk only while the walk goes on */
+  bool interned = depth > 1;
+  if (interned && spantap_queue_emit_stack_start(g->out, "      ") < 0)
+    g->err = -EIO;
   if (app_only) {
     emit(g, "      _sf0 = 0; if (_pc >= _sc && _pc < _ec) _sf0 = _pc\n");
   } else {
@@ -319,18 +338,41 @@ static void gen_ustack_bpf(struct gen *g) {
   if (depth >= 2)
     emit(g, "      _sf1 = _ra\n");
   for (unsigned k = 2; k < depth; k++) {
-    emit(g, "      _sf%u = 0\n", k);
-    emit(g, "      if (_fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n");
+    unsigned chunk = k / SPANTAP_QUEUE_STACK_CHUNK, slot = k % SPANTAP_QUEUE_STACK_CHUNK;
+    const char *ind = chunk ? "        " : "      ";
+    if (slot == 0) {
+      gen_stack_chunk(g, chunk - 1, SPANTAP_QUEUE_STACK_CHUNK, chunk > 1 ? "        " : "      ");
+      if (chunk > 1)
+        emit(g, "      }\n");
+      emit(g, "      if (_fp) {\n");
+    }
+    emit(g, "%s_sf%u = 0\n", ind, slot);
+    emit(g, "%sif (_fp) { _nfp = _st_u64(_fp); _w = _st_u64(_fp + 8)\n", ind);
     if (app_only)
-      emit(g, "        if (_w >= _sc && _w < _ec) _sf%u = _w\n", k);
+      emit(g, "%s  if (_w >= _sc && _w < _ec) _sf%u = _w\n", ind, slot);
     else
-      emit(g, "        _sf%u = _w\n", k);
-    emit(g, "        if (!_w) _sflags = _sflags | %u\n", SPANTAP_STACK_UNWIND_BROKEN);
+      emit(g, "%s  _sf%u = _w\n", ind, slot);
+    emit(g, "%s  if (!_w) _sflags = _sflags | %u\n", ind, SPANTAP_STACK_UNWIND_BROKEN);
     emit(g,
-         "        if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | %u; "
+         "%s  if (_nfp && (_nfp <= _fp || _nfp - _fp > 1048576)) { _sflags = _sflags | %u; "
          "_nfp = 0 }\n",
-         SPANTAP_STACK_UNWIND_BROKEN);
-    emit(g, "        _fp = _nfp }\n");
+         ind, SPANTAP_STACK_UNWIND_BROKEN);
+    emit(g, "%s  _fp = _nfp }\n", ind);
+  }
+  if (interned) {
+    unsigned last = (depth - 1) / SPANTAP_QUEUE_STACK_CHUNK;
+    unsigned nframes = depth - last * SPANTAP_QUEUE_STACK_CHUNK;
+    if (last) {
+      /* a deeper chunk is always hashed whole, its empty slots 0 (the same
+       * id): stap's register allocation runs out of BPF stack on some
+       * partial chunks (depths 12 and 14) */
+      for (unsigned k = nframes; k < SPANTAP_QUEUE_STACK_CHUNK; k++)
+        emit(g, "        _sf%u = 0\n", k);
+      nframes = SPANTAP_QUEUE_STACK_CHUNK;
+    }
+    gen_stack_chunk(g, last, nframes, last ? "        " : "      ");
+    if (last)
+      emit(g, "      }\n");
   }
   emit(g, "      if (_fp) _sflags = _sflags | %u\n", SPANTAP_STACK_TRUNCATED_BUDGET);
 }
@@ -347,21 +389,45 @@ static void gen_ustack_kernel(struct gen *g) {
   emit(g, "      if (_regs) _ustk = _st_ustk(%u)\n", o->stack_depth);
 }
 
-static void gen_emit(struct gen *g, const char *kind_tag) {
-  const struct spantap_record_desc *d = NULL;
-  for (unsigned k = 0; k < SPANTAP_REC__COUNT; k++) {
-    const struct spantap_record_desc *c = spantap_record_desc_get(k);
-    /* Placeholders name the kind: @@EMIT:SYSCALL@@; match the enum spelling. */
-    static const char *const kinds[] = {
+/* The record kind a placeholder names (@@EMIT:SYSCALL@@: the enum's
+ * spelling), or NULL. */
+static const struct spantap_record_desc *kind_named(const char *kind_tag) {
+  static const char *const kinds[] = {
 #define SPANTAP_KIND_NAME(kind, tag, fields, stack, text, script) #kind,
-        SPANTAP_RECORDS(SPANTAP_KIND_NAME)
+      SPANTAP_RECORDS(SPANTAP_KIND_NAME)
 #undef SPANTAP_KIND_NAME
-    };
+  };
+  for (unsigned k = 0; k < SPANTAP_REC__COUNT; k++)
     if (strcmp(kinds[k], kind_tag) == 0)
-      d = c;
+      return spantap_record_desc_get(k);
+  return NULL;
+}
+
+/* The BPF runtime: the record goes into a queue of its own (one per site). */
+static void gen_emit_queue(struct gen *g, const struct spantap_record_desc *d) {
+  unsigned slots = d->has_stack ? spantap_script_stack_slots(g->o) : 0;
+  /* begin and end probes run in stapbpf's interpreter */
+  bool user_space = d->kind == SPANTAP_REC_BEGIN || d->kind == SPANTAP_REC_END;
+  int qid = spantap_queue_set_add(&g->queues, d->kind, slots, user_space);
+  if (qid < 0) {
+    g->err = qid;
+    return;
   }
+  int rc = spantap_queue_emit_record(g->out, &g->queues, (unsigned)qid, "      ");
+  if (rc < 0)
+    g->err = rc;
+}
+
+/* Writes a record of KIND_TAG: a printf for the module runtime (and TEXT),
+ * a queue record for the BPF runtime. */
+static void gen_emit(struct gen *g, const char *kind_tag, bool text) {
+  const struct spantap_record_desc *d = kind_named(kind_tag);
   if (!d || !d->written_by_script) {
     g->err = -EINVAL;
+    return;
+  }
+  if (g->o->runtime == SPANTAP_RUNTIME_BPF && !text) {
+    gen_emit_queue(g, d);
     return;
   }
   bool bpf = g->o->runtime == SPANTAP_RUNTIME_BPF;
@@ -518,7 +584,11 @@ static void expand(struct gen *g, const char *name, size_t len) {
   } else if (len > 5 && strncmp(name, "EMIT:", 5) == 0) {
     char kind[32];
     snprintf(kind, sizeof kind, "%.*s", (int)(len - 5), name + 5);
-    gen_emit(g, kind);
+    gen_emit(g, kind, false);
+  } else if (len > 10 && strncmp(name, "EMIT_TEXT:", 10) == 0) {
+    char kind[32];
+    snprintf(kind, sizeof kind, "%.*s", (int)(len - 10), name + 10);
+    gen_emit(g, kind, true);
   } else if (IS("WANT_BITS_DOC")) {
     gen_want_bits_doc(g);
   } else if (!expand_constant(g, name, len)) {
@@ -576,43 +646,38 @@ static int put_header_casts(const char *text, FILE *out) {
   return fputs(p, out) < 0 ? -EIO : 0;
 }
 
-int spantap_script_generate(const struct spantap_script_opts *o, FILE *out, char *err,
-                            size_t errlen) {
-  if (o->runtime != SPANTAP_RUNTIME_KERNEL)
-    return generate(o, out, err, errlen);
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  if (!mem) {
-    snprintf(err, errlen, "Failed to generate script: errno=%s", strerror(errno));
-    return -ENOMEM;
-  }
-  int rc = generate(o, mem, err, errlen);
-  if (fclose(mem) != 0 && rc == 0) {
-    snprintf(err, errlen, "Failed to generate script: out of memory");
-    rc = -ENOMEM;
-  }
-  if (rc == 0 && (put_header_casts(text, out) < 0 || fflush(out) != 0)) {
-    snprintf(err, errlen, "Failed to write script: errno=%s", strerror(errno));
-    rc = -EIO;
-  }
-  free(text);
-  return rc;
+/* The BPF runtime's queues: their maps and the begin probe that publishes
+ * them, after every probe that writes a record (that added the queues). */
+static void gen_queue_maps(struct gen *g) {
+  emit(g, "\n// ---- record queues (docs/bpf-transport.md)\n");
+  if (spantap_queue_emit_globals(g->out, &g->queues) < 0 ||
+      spantap_queue_emit_begin(g->out, &g->queues) < 0)
+    g->err = -EIO;
 }
 
-static int generate(const struct spantap_script_opts *o, FILE *out, char *err, size_t errlen) {
+static int generate(struct gen *g, char *err, size_t errlen) {
+  const struct spantap_script_opts *o = g->o;
   int rc = spantap_script_opts_check(o, err, errlen);
   if (rc < 0)
     return rc;
-  struct gen g = {.o = o, .out = out};
-  emit(&g, "// Generated by spantap: record format %d, runtime %s, stack mode %u depth %u,\n",
+  if (o->runtime == SPANTAP_RUNTIME_BPF &&
+      spantap_queue_set_init(&g->queues, o->queue_cookie, o->queue_ncpu,
+                             o->queue_scale ? o->queue_scale : SPANTAP_QUEUE_SCALE_DEFAULT) < 0) {
+    snprintf(err, errlen,
+             "invalid record queues: cookie=0x%llx ncpu=%u scale=%u (the BPF runtime needs a "
+             "cookie from spantap_queue_cookie_new and 1-%d CPUs)",
+             (unsigned long long)o->queue_cookie, o->queue_ncpu, o->queue_scale,
+             SPANTAP_QUEUE_MAX_CPUS);
+    return -EINVAL;
+  }
+  emit(g, "// Generated by spantap: record format %d, runtime %s, stack mode %u depth %u,\n",
        SPANTAP_RECORD_FORMAT_VERSION, spantap_runtime_name(o->runtime), o->stack_mode,
        o->stack_depth);
   if (o->runtime == SPANTAP_RUNTIME_KERNEL) /* no pid: the same options, the same script */
-    emit(&g, "// %zu target binaries, follow exec %s.\n", o->ntargets,
+    emit(g, "// %zu target binaries, follow exec %s.\n", o->ntargets,
          o->follow_exec ? "yes" : "no");
   else
-    emit(&g, "// %zu target binaries, %zu attached pids, launched pid %ld, follow exec %s.\n",
+    emit(g, "// %zu target binaries, %zu attached pids, launched pid %ld, follow exec %s.\n",
          o->ntargets, o->nattach, (long)o->launch_pid, o->follow_exec ? "yes" : "no");
   const char *parts[8];
   size_t n = 0;
@@ -626,13 +691,57 @@ static int generate(const struct spantap_script_opts *o, FILE *out, char *err, s
   if (o->extras & SPANTAP_EXTRA_FAULTS)
     parts[n++] = "faults.stp";
   for (size_t i = 0; i < n; i++) {
-    rc = put_template(&g, parts[i], err, errlen);
+    rc = put_template(g, parts[i], err, errlen);
     if (rc < 0)
       return rc;
   }
-  if (fflush(out) != 0 || g.err) {
+  if (o->runtime == SPANTAP_RUNTIME_BPF)
+    gen_queue_maps(g);
+  if (fflush(g->out) != 0 || g->err) {
     snprintf(err, errlen, "Failed to write script: errno=%d", errno);
     return -EIO;
   }
   return 0;
+}
+
+int spantap_script_generate(const struct spantap_script_opts *o, FILE *out, char *err,
+                            size_t errlen) {
+  struct gen g = {.o = o, .out = out};
+  if (o->runtime != SPANTAP_RUNTIME_KERNEL)
+    return generate(&g, err, errlen);
+  /* the module runtime: the script's casts then read the kernel's headers */
+  char *text = NULL;
+  size_t len = 0;
+  g.out = open_memstream(&text, &len);
+  if (!g.out) {
+    snprintf(err, errlen, "Failed to generate script: errno=%s", strerror(errno));
+    return -ENOMEM;
+  }
+  int rc = generate(&g, err, errlen);
+  if (fclose(g.out) != 0 && rc == 0) {
+    snprintf(err, errlen, "Failed to generate script: out of memory");
+    rc = -ENOMEM;
+  }
+  if (rc == 0 && (put_header_casts(text, out) < 0 || fflush(out) != 0)) {
+    snprintf(err, errlen, "Failed to write script: errno=%s", strerror(errno));
+    rc = -EIO;
+  }
+  free(text);
+  return rc;
+}
+
+size_t spantap_script_queue_memory(const struct spantap_script_opts *o) {
+  if (o->runtime != SPANTAP_RUNTIME_BPF)
+    return 0;
+  FILE *null = fopen("/dev/null", "we");
+  if (!null)
+    return 0;
+  struct spantap_script_opts so = *o;
+  if (!so.ntargets && !so.nattach && so.launch_pid <= 0)
+    so.launch_pid = 1; /* the command is forked later: its queues are the same */
+  struct gen g = {.o = &so, .out = null};
+  char err[256];
+  int rc = generate(&g, err, sizeof err);
+  fclose(null);
+  return rc < 0 ? 0 : spantap_queue_set_memory_bytes(&g.queues);
 }

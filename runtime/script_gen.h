@@ -46,6 +46,13 @@ struct spantap_script_opts {
   unsigned classes;     /* enum spantap_event_class bits */
   unsigned extras;      /* enum spantap_extra_events bits */
   bool follow_exec;     /* a traced process that execs a non-target stays traced */
+  /* The BPF runtime's record queues (include/spantap/record_queue.h): the
+   * recording's cookie (spantap_queue_cookie_new; required for the BPF
+   * runtime), the CPUs the queues are numbered for (the possible CPUs), and
+   * the capacity scale (--buffer-size; 0: SPANTAP_QUEUE_SCALE_DEFAULT). */
+  uint64_t queue_cookie;
+  unsigned queue_ncpu;
+  unsigned queue_scale;
 };
 
 /* The module runtime's load-time globals (module parameters: staprun MODULE
@@ -68,6 +75,10 @@ int spantap_script_opts_check(const struct spantap_script_opts *opts, char *err,
  * script as text: names become integer constants, paths inode numbers. */
 int spantap_script_generate(const struct spantap_script_opts *opts, FILE *out, char *err,
                             size_t errlen);
+
+/* Bytes of kernel memory the BPF runtime's record queues of OPTS hold (the
+ * cost of --buffer-size), or 0 for the module runtime or invalid options. */
+size_t spantap_script_queue_memory(const struct spantap_script_opts *opts);
 
 /* The number of frame slots each stack record carries for OPTS (0 without stacks). */
 unsigned spantap_script_stack_slots(const struct spantap_script_opts *opts);

@@ -46,7 +46,7 @@ static int collect(const struct spantap_record *r, void *ctx) {
 static struct spantap_queue_decoder *decoder(enum spantap_record_kind kind, unsigned slots,
                                              struct spantap_queue_desc *desc) {
   struct spantap_queue_set set;
-  assert_int_equal(spantap_queue_set_init(&set, COOKIE, NCPU, 1), 0);
+  assert_int_equal(spantap_queue_set_init(&set, COOKIE, NCPU, SPANTAP_QUEUE_SCALE_DEFAULT), 0);
   assert_int_equal(spantap_queue_set_add(&set, kind, slots, false), 0);
   *desc = set.q[0];
   struct spantap_queue_decoder *d;
@@ -195,7 +195,7 @@ static void test_duplicate_tags(void **state) {
 /* Control slots of queue 0 of a SYSCALL set. */
 static void control(uint64_t ctl[SPANTAP_QCTL__COUNT], uint64_t cookie, uint64_t version) {
   struct spantap_queue_set set;
-  assert_int_equal(spantap_queue_set_init(&set, COOKIE, NCPU, 1), 0);
+  assert_int_equal(spantap_queue_set_init(&set, COOKIE, NCPU, SPANTAP_QUEUE_SCALE_DEFAULT), 0);
   assert_int_equal(spantap_queue_set_add(&set, SPANTAP_REC_SYSCALL, 8, false), 0);
   const struct spantap_queue_desc *q = &set.q[0];
   ctl[SPANTAP_QCTL_QUEUE] = q->id;

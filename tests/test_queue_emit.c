@@ -54,7 +54,7 @@ static int chunk1_fn(FILE *f, const struct spantap_queue_set *set, unsigned nfra
 }
 
 static void make_set(struct spantap_queue_set *set, unsigned stack_slots) {
-  assert_int_equal(spantap_queue_set_init(set, COOKIE, 2, 1), 0);
+  assert_int_equal(spantap_queue_set_init(set, COOKIE, 2, SPANTAP_QUEUE_SCALE_DEFAULT), 0);
   assert_int_equal(spantap_queue_set_add(set, SPANTAP_REC_SYSCALL, stack_slots, false), 0);
   assert_int_equal(spantap_queue_set_add(set, SPANTAP_REC_SYSCALL, stack_slots, false), 1);
   assert_int_equal(spantap_queue_set_add(set, SPANTAP_REC_EXEC, 0, false), 2);
@@ -263,9 +263,10 @@ static void test_stack_chunk(void **state) {
 static void test_layout_rules(void **state) {
   (void)state;
   struct spantap_queue_set set;
-  assert_int_equal(spantap_queue_set_init(&set, 1, 2, 1), -EINVAL); /* not a cookie */
-  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 0, 1), -EINVAL);
-  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 2, 1), 0);
+  assert_int_equal(spantap_queue_set_init(&set, 1, 2, SPANTAP_QUEUE_SCALE_DEFAULT),
+                   -EINVAL); /* not a cookie */
+  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 0, SPANTAP_QUEUE_SCALE_DEFAULT), -EINVAL);
+  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 2, SPANTAP_QUEUE_SCALE_DEFAULT), 0);
   assert_int_equal(spantap_queue_set_add(&set, SPANTAP_REC_MAPPING, 0, false), -EINVAL);
   assert_int_equal(
       spantap_queue_set_add(&set, SPANTAP_REC_SYSCALL, SPANTAP_QUEUE_MAX_DEPTH + 1, false),
@@ -275,8 +276,8 @@ static void test_layout_rules(void **state) {
   assert_int_equal(spantap_queue_set_add(&set, SPANTAP_REC_FORK, 0, false), -ENOSPC);
   /* a larger scale costs more memory */
   struct spantap_queue_set big;
-  assert_int_equal(spantap_queue_set_init(&big, COOKIE, 2, 4), 0);
-  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 2, 1), 0);
+  assert_int_equal(spantap_queue_set_init(&big, COOKIE, 2, 4 * SPANTAP_QUEUE_SCALE_DEFAULT), 0);
+  assert_int_equal(spantap_queue_set_init(&set, COOKIE, 2, SPANTAP_QUEUE_SCALE_DEFAULT), 0);
   spantap_queue_set_add(&set, SPANTAP_REC_SYSCALL, 8, false);
   spantap_queue_set_add(&big, SPANTAP_REC_SYSCALL, 8, false);
   assert_true(spantap_queue_set_memory_bytes(&big) > spantap_queue_set_memory_bytes(&set));
@@ -306,7 +307,7 @@ static int write_script(const char *path, unsigned ncpu, uint64_t cookie) {
   if (!f)
     return -errno;
   struct spantap_queue_set set;
-  int rc = spantap_queue_set_init(&set, cookie, ncpu, 1);
+  int rc = spantap_queue_set_init(&set, cookie, ncpu, SPANTAP_QUEUE_SCALE_DEFAULT);
   int sc = spantap_queue_set_add(&set, SPANTAP_REC_SYSCALL, 8, false);
   int ex = spantap_queue_set_add(&set, SPANTAP_REC_EXEC, 0, false);
   int bg = spantap_queue_set_add(&set, SPANTAP_REC_BEGIN, 0, true);

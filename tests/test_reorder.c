@@ -54,6 +54,32 @@ static void test_orders_within_window(void **state) {
   spantap_reorder_destroy(w);
 }
 
+/* A quiet stream's events leave by the clock: what completed at or before
+ * the given time, in order; what completed after it stays; an event that
+ * arrives later but completed before the released ones counts as late. */
+static void test_release_before(void **state) {
+  (void)state;
+  struct released out = {0};
+  struct spantap_reorder *w;
+  assert_int_equal(spantap_reorder_new(100, 1000, record_release, &out, &w), 0);
+  push(w, 20, 10); /* ends 30 */
+  push(w, 10, 0);  /* 10 */
+  push(w, 50, 0);  /* 50 */
+  assert_int_equal(out.n, 0);
+  assert_int_equal(spantap_reorder_release_before(w, 30), 0);
+  assert_int_equal(out.n, 2);
+  assert_int_equal(out.ends[0], 10);
+  assert_int_equal(out.ends[1], 30);
+  assert_int_equal(spantap_reorder_held(w), 1);
+  push(w, 25, 0); /* completed before what already left */
+  assert_int_equal(spantap_reorder_stats(w)->late, 1);
+  assert_int_equal(spantap_reorder_release_before(w, 49), 0);
+  assert_int_equal(spantap_reorder_held(w), 1);
+  assert_int_equal(spantap_reorder_drain(w), 0);
+  assert_int_equal(out.ends[out.n - 1], 50);
+  spantap_reorder_destroy(w);
+}
+
 /* An event later than the window is counted and passed on at once; a full
  * window lets its oldest event go early and counts it. */
 static void test_late_and_full(void **state) {
@@ -124,6 +150,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_orders_within_window),
       cmocka_unit_test(test_late_and_full),
+      cmocka_unit_test(test_release_before),
       cmocka_unit_test(test_sorted_stream),
       cmocka_unit_test(test_u64_map),
   };

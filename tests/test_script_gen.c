@@ -34,7 +34,9 @@ static struct spantap_script_opts base_opts(enum spantap_runtime rt, unsigned mo
                                       .classes = SPANTAP_DEFAULT_CLASSES,
                                       .extras = SPANTAP_EXTRA_TCP | SPANTAP_EXTRA_SCHED |
                                                 SPANTAP_EXTRA_FAULTS,
-                                      .follow_exec = true};
+                                      .follow_exec = true,
+                                      .queue_cookie = UINT64_C(0x5eed5eed12345678),
+                                      .queue_ncpu = 2};
 }
 
 static char *generate(const struct spantap_script_opts *o, int *rc, char *err, size_t errlen) {

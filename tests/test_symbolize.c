@@ -199,7 +199,7 @@ static int find_libc(const struct spantap_maps_entry *e, void *ctx) {
 static void test_libc_as_mapped(void **state) {
   (void)state;
   struct libc_map m = {.target = (uint64_t)(uintptr_t)&dup};
-  assert_true(spantap_read_proc_maps(getpid(), find_libc, &m) > 0);
+  assert_true(spantap_proc_maps_read(getpid(), find_libc, &m) > 0);
   assert_true(m.start != 0);
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym;

@@ -75,6 +75,11 @@
 #define SPANTAP_FIELDS_MAPPING(F)                                                      \
   F(MAPPING, ts) F(MAPPING, pid) F(MAPPING, start) F(MAPPING, end) F(MAPPING, pgoff)   \
   F(MAPPING, ino)
+/* A MAP record with start == end == 0 resets the process's mappings and
+ * names its executable; with pgoff SPANTAP_MAPPING_PGOFF_SERVICE instead, its
+ * text names the process's service (the process name of a process found
+ * running, when its executable's file name differs: a symlink's target). */
+#define SPANTAP_MAPPING_PGOFF_SERVICE 1
 /* An executable file mapping created by mmap(PROT_EXEC) in a traced process,
  * reported by the script so that stacks of short-lived processes can be
  * symbolized after they are gone. The text is the file's name (no directory). */

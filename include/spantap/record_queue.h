@@ -125,9 +125,15 @@ enum spantap_queue_stack_form spantap_queue_stack_form_for(enum spantap_record_k
 unsigned spantap_queue_key_words(enum spantap_record_kind kind, enum spantap_queue_stack_form form,
                                  unsigned stack_slots);
 
-/* max_entries of a queue of KIND: enough for one reader pass (50 ms) at the
- * kind's expected peak rate, times SCALE (>= 1): per-syscall kinds 65536,
- * per-process and per-connection kinds 8192, once-per-run kinds 64. */
+/* The capacity scale of a recording without --buffer-size. Capacities grow
+ * linearly with the scale; scale 1 is the smallest (1/64 of the default). */
+#define SPANTAP_QUEUE_SCALE_DEFAULT 64
+
+/* max_entries of a queue of KIND: at the default scale enough for one reader
+ * pass (50 ms) at the kind's expected peak rate; SCALE (>= 1) / 64 of:
+ * per-syscall kinds and TCP state changes 65536, per-process and
+ * per-connection kinds 8192;
+ * once-per-run kinds 64 whatever the scale. */
 unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale);
 
 /* Bytes of kernel memory a queue map of DESC holds (preallocated hash map:
@@ -135,7 +141,7 @@ unsigned spantap_queue_capacity(enum spantap_record_kind kind, unsigned scale);
  * elements), its counter map and text array included. */
 size_t spantap_queue_memory_bytes(const struct spantap_queue_desc *desc, unsigned ncpu);
 
-/* Entries of the interned stack table for SCALE. */
+/* Entries of the interned stack table for SCALE (16384 at the default). */
 unsigned spantap_queue_stack_table_entries(unsigned scale);
 
 /* Initializes SET for a recording with COOKIE on NCPU CPUs (1..MAX_CPUS) and
@@ -152,6 +158,11 @@ int spantap_queue_set_add(struct spantap_queue_set *set, enum spantap_record_kin
 
 /* Bytes of kernel memory all maps of SET hold (what --buffer-size costs). */
 size_t spantap_queue_set_memory_bytes(const struct spantap_queue_set *set);
+
+/* The number of possible CPUs (/sys/devices/system/cpu/possible): what
+ * cpu() can return in a probe, so what queues are numbered for. Returns
+ * 1..SPANTAP_QUEUE_MAX_CPUS, or -errno. */
+int spantap_queue_possible_cpus(void);
 
 /* A fresh random cookie (getrandom), never a valid tag. Returns 0 or -errno. */
 int spantap_queue_cookie_new(uint64_t *out);

@@ -6,6 +6,8 @@
  *             over loopback, in-process  loop N  N getppid() (cost benchmark)
  *   sleep MS  sleep, then the chain once
  *   touch N   map N fresh pages and write one byte to each (N write faults)
+ *   seq N     N getppid() numbered: call i passes i and ~i as its first two
+ *             arguments (completeness tests: every call seen exactly once)
  * CHAIN_APP_START_DELAY_MS delays the start of every mode but loop. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,7 +154,8 @@ static int mode_tcp(long n) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: chain_app chain N | fork | tcp N | loop N | sleep MS | touch N\n");
+    fprintf(stderr,
+            "usage: chain_app chain N | fork | tcp N | loop N | seq N | sleep MS | touch N\n");
     return 2;
   }
   const char *mode = argv[1];
@@ -159,6 +163,11 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "loop") == 0) {
     for (long i = 0; i < n; i++)
       getppid();
+    return 0;
+  }
+  if (strcmp(mode, "seq") == 0) {
+    for (long i = 0; i < n; i++)
+      syscall(SYS_getppid, i, ~i);
     return 0;
   }
   const char *delay = getenv("CHAIN_APP_START_DELAY_MS");

@@ -76,7 +76,7 @@ int spantap_fuzz_queue_decode(const uint8_t *data, size_t size) {
   enum spantap_record_kind kind = kinds[byte(&in) % 4];
   unsigned slots = byte(&in) % 3 == 0 ? 0 : (byte(&in) % 2 ? 1 : 8);
   struct spantap_queue_set set;
-  if (spantap_queue_set_init(&set, COOKIE, ncpu, 1) < 0)
+  if (spantap_queue_set_init(&set, COOKIE, ncpu, SPANTAP_QUEUE_SCALE_DEFAULT) < 0)
     broken("set init");
   int id = spantap_queue_set_add(&set, kind, slots, false);
   if (id < 0)

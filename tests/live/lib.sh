@@ -34,3 +34,25 @@ finish() {
   echo "$passes passed, $failures failed"
   [ "$failures" -eq 0 ]
 }
+
+# nginx_conf DIR PORT WORKERS LOCATION: writes DIR/nginx.conf for an nginx
+# that stays in the foreground (with its master process), keeps every file it
+# writes under DIR, and answers 127.0.0.1:PORT with the body LOCATION of its
+# one location, e.g. 'return 200 "spantap\n";' or 'proxy_pass http://...;'.
+nginx_conf() {
+  mkdir -p "$1"
+  cat > "$1/nginx.conf" << NGINX_CONF
+daemon off;
+master_process on;
+worker_processes $3;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $1; proxy_temp_path $1;
+  fastcgi_temp_path $1; uwsgi_temp_path $1; scgi_temp_path $1;
+  server { listen 127.0.0.1:$2; location / { $4 } }
+}
+NGINX_CONF
+}

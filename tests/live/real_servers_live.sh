@@ -35,21 +35,7 @@ stop_recording() { # DB
 max_of() { sort -g | tail -1; }
 
 # ---- nginx under ab ---------------------------------------------------------
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server { listen 127.0.0.1:$NGINX_PORT; location / { return 200 "spantap\n"; } }
-}
-EOF
+nginx_conf "$WORK/nginx" "$NGINX_PORT" 2 'return 200 "spantap\n";'
 start_recording "$WORK/nginx.db" nginx
 nginx -c "$WORK/nginx/nginx.conf" &
 nginx_pid=$!

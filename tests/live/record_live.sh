@@ -143,7 +143,12 @@ rec=$!
 for _ in $(seq 600); do grep -q '^spantap: tracing\|INCOMPLETE' "$WORK/kill.out" && break; sleep 0.2; done
 "$CHAIN_APP" chain 1 > /dev/null
 sleep 0.5
-pkill -KILL -x stapbpf
+# only this recording's stapbpf: stap (spantap's child) leads the process group
+# stapbpf runs in; other recordings on the machine keep theirs
+stap_pid=$(pgrep -P "$rec" -x stap | head -1)
+bpf_pid=$([ -n "$stap_pid" ] && pgrep -g "$stap_pid" -x stapbpf | head -1)
+check "stap killed: this recording's stapbpf is found" 1 "$([ -n "$bpf_pid" ] && echo 1)"
+[ -n "$bpf_pid" ] && kill -KILL "$bpf_pid"
 wait "$rec"
 check "stap killed: exit 3 (incomplete)" 3 $?
 check "stap killed: the recording says so" 0 \
