@@ -9,6 +9,7 @@
 S=$1
 O=$S/out
 . "$S/bench.env"
+. "$S/guest_lib.sh"
 export PATH=$S/apps:$PATH
 R=$O/bench.txt
 : > "$R"
@@ -17,14 +18,6 @@ cp "$S/apps/chain_fp" /tmp/chain_other # the same program under a name no module
 
 cs() { cut -d' ' -f1 /proc/uptime | tr -d .; }
 timed() { a=$(cs); "$@" > /dev/null 2>&1; b=$(cs); echo $((b - a)); }
-wait_tracing() {
-  i=0
-  until grep -q 'spantap: tracing' "$1" 2> /dev/null; do
-    sleep 0.2
-    i=$((i + 1))
-    [ $i -lt 300 ] || return 1
-  done
-}
 # recording MODULE STACKMODE NAME: start spantap record --module in the background
 recording() {
   spantap record --module "$S/$1.ko" -s "$2" -o "/tmp/$3.db" -f > /dev/null 2> "/tmp/$3.err" &

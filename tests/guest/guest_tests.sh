@@ -9,6 +9,7 @@ O=$S/out
 A=$S/apps
 export PATH=$A:$PATH
 M=$S/spt_all.ko
+. "$S/guest_lib.sh"
 cd /tmp || exit 1
 
 # rec NAME TIMEOUT ARGS...: one recording into /tmp/NAME.db, copied to the share
@@ -18,15 +19,6 @@ rec() {
   timeout -s INT "$t" spantap record --module "$M" -o "/tmp/$n.db" "$@" > "$O/$n.out" 2> "$O/$n.err"
   echo "$n rc=$?" >> "$O/status.txt"
   cp "/tmp/$n.db" "$O/$n.db" 2> /dev/null
-}
-# wait_tracing FILE: until spantap says it is tracing (at most 60 s)
-wait_tracing() {
-  i=0
-  until grep -q 'spantap: tracing' "$1" 2> /dev/null; do
-    sleep 0.2
-    i=$((i + 1))
-    [ $i -lt 300 ] || return 1
-  done
 }
 : > "$O/status.txt"
 

@@ -46,12 +46,14 @@ guest_module() {
 
 # guest_boot SCRIPT [FILE...]: the initramfs with FILE... added (at their
 # paths, with their libraries), then one boot that runs SCRIPT (copied into
-# the share) and powers off; the console goes to W/out/console.log
+# the share, with tests/guest/guest_lib.sh beside it) and powers off; the
+# console goes to W/out/console.log
 guest_boot() {
   local script=$1
   shift
   phase "initramfs"
   cp "$script" "$W/guest_tests.sh"
+  cp "$GUEST_DIR/guest_lib.sh" "$W/guest_lib.sh"
   "$GUEST_DIR/build_initrd.sh" "$KDIR" "$KVER" "$W" "$SPANTAP" "$CACHE/initrd.gz" "$@" ||
     { echo "build_initrd.sh failed"; return 1; }
   phase "guest (qemu, TCG)"
