@@ -30,4 +30,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/test_module_build
 tests_test_module_build_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_module_build_LDADD = libspantap.la $(CMOCKA_LIBS)
+check_PROGRAMS += tests/test_module_session
+tests_test_module_session_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_module_session_LDADD = libspantap.la $(CMOCKA_LIBS)
 endif
