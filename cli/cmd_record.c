@@ -1,7 +1,8 @@
 /* `spantap record`: checks the machine, opens the store and the collector,
- * runs a recording session (runtime/recording_session.c: stap, the traced
- * command, the live loop) whose stream feeds the collector, and stores the
- * recording's metadata and summary. One straight line with one cleanup. */
+ * runs a recording session (runtime/recording_session.c: stap or staprun, the
+ * traced command, the live loop) whose stream feeds the collector, and stores
+ * the recording's metadata and summary. One straight line with one cleanup;
+ * --compile-only stops after building the module. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,8 @@ static int close_saved_stream(FILE *saved, const char *path, char *err, size_t e
  * 0, or -EIO with the key that failed and SQLite's message in ERR. */
 static int store_metadata(struct spantap_store *store, const struct spantap_trace_options *o,
                           const char *cmdline, const struct spantap_session_result *r,
-                          const char *incomplete, char *err, size_t errlen) {
+                          const struct spantap_collector_stats *cs, const char *incomplete,
+                          char *err, size_t errlen) {
   struct utsname u;
   uname(&u);
   char kernel[600];
@@ -92,8 +94,8 @@ static int store_metadata(struct spantap_store *store, const struct spantap_trac
       {"command_line", cmdline, 0},
       {"kernel", kernel, 0},
       {"hostname", u.nodename, 0},
-      {"stack_mode", NULL, o->stack_mode},
-      {"stack_depth", NULL, o->stack_depth},
+      {"stack_mode", NULL, cs->stack_mode}, /* in effect: a --module's as recorded */
+      {"stack_depth", NULL, cs->stack_depth},
       {"events", o->events, 0},
       {"started_ns", NULL, r->started_ns},
       {"ended_ns", NULL, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec},
@@ -126,6 +128,21 @@ static void print_end(const struct spantap_collector *col, const char *db, const
     fprintf(stderr, "spantap: the recording is INCOMPLETE: %s\n", incomplete);
 }
 
+/* --compile-only: builds the module into --output. Returns the exit status. */
+static int compile_only(struct spantap_session *session, const struct spantap_trace_options *o) {
+  char err[1024];
+  int rc = spantap_session_compile(session, o->output, o->force, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "spantap record: --compile-only: %s\n", err);
+    return rc == -EINVAL ? SPANTAP_EXIT_USAGE : SPANTAP_EXIT_FAIL;
+  }
+  fprintf(stderr,
+          "spantap: built %s: run it with 'spantap record --module %s -o FILE.db' where staprun "
+          "is installed (its stream says its stack mode %u and depth %u)\n",
+          o->output, o->output, o->stack_mode, o->stack_depth);
+  return SPANTAP_EXIT_OK;
+}
+
 int spantap_cmd_record(int argc, char **argv) {
   struct spantap_trace_options o;
   int rc = spantap_trace_options_parse(argc, argv, true, &o);
@@ -143,7 +160,7 @@ int spantap_cmd_record(int argc, char **argv) {
   FILE *saved = NULL;
   char *cmdline = join_args(argc + 1, argv - 1);
 
-  if (geteuid() != 0) {
+  if (geteuid() != 0 && !o.compile_only) {
     fprintf(stderr, "spantap record: needs root (it loads a tracing program into the kernel); "
                     "run it with sudo\n");
     goto cleanup;
@@ -152,11 +169,18 @@ int spantap_cmd_record(int argc, char **argv) {
                                        .command = o.command,
                                        .duration_s = o.duration_s,
                                        .stap = getenv("SPANTAP_STAP"),
-                                       .progress = stderr};
+                                       .progress = stderr,
+                                       .module = o.module,
+                                       .kernel_release = o.kernel_release,
+                                       .compile_only = o.compile_only};
   if (spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &sopts.script, err, sizeof err) <
           0 ||
       spantap_session_new(&sopts, &session, err, sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s\n", err);
+    goto cleanup;
+  }
+  if (o.compile_only) {
+    status = compile_only(session, &o);
     goto cleanup;
   }
   if (spantap_store_open(o.output, o.force, &store, err, sizeof err) < 0) {
@@ -242,7 +266,8 @@ int spantap_cmd_record(int argc, char **argv) {
   /* the endpoint ends with the recording: no reader may hold the database at its close */
   spantap_live_metrics_stop(metrics);
   metrics = NULL;
-  if (store_metadata(store, &o, cmdline, &res, incomplete, err, sizeof err) < 0) {
+  if (store_metadata(store, &o, cmdline, &res, spantap_collector_stats(col), incomplete, err,
+                     sizeof err) < 0) {
     fprintf(stderr, "spantap record: %s (the recording is removed)\n", err);
     goto cleanup;
   }

@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "collector/collector.h"
 #include "common/syscall_table.h"
 #include "runtime/targets.h"
 #include "spantap/record_queue.h"
@@ -62,6 +63,12 @@ static const char record_usage[] =
     "                          MiB); records made while a queue is full are counted\n"
     "                          lost. The memory is locked (memcg-accounted) while\n"
     "                          recording; record prints what it takes.\n"
+    "\n"
+    "Build on one machine, run on another (the module runtime):\n"
+    "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
+    "      --kernel-release R  with --compile-only: for kernel R (its headers installed).\n"
+    "      --module X.ko       run a module built with --compile-only (needs staprun\n"
+    "                          only); its stack mode and depth are the module's own.\n"
     "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
@@ -153,8 +160,9 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
                                 struct spantap_trace_options *o) {
   memset(o, 0, sizeof *o);
   o->for_record = for_record;
-  o->stack_mode = 1;
-  o->stack_depth = 8;
+  /* defaults below; a --module's stream says its own */
+  o->stack_mode = SPANTAP_STACK_AS_RECORDED;
+  o->stack_depth = SPANTAP_STACK_AS_RECORDED;
   o->classes = SPANTAP_DEFAULT_CLASSES;
   o->extras = SPANTAP_DEFAULT_EXTRAS;
   o->events = "default";
@@ -181,6 +189,9 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
       {.name = "save-stream", .kind = SPANTAP_OPT_STRING, .dest = &o->save_stream},
       {.name = "metrics-listen", .kind = SPANTAP_OPT_STRING, .dest = &o->metrics_listen},
       SPANTAP_OPT_NUMBER("buffer-size", 0, &o->buffer_mib, 1, 4096),
+      {.name = "compile-only", .kind = SPANTAP_OPT_FLAG, .dest = &o->compile_only},
+      {.name = "kernel-release", .kind = SPANTAP_OPT_STRING, .dest = &o->kernel_release},
+      {.name = "module", .kind = SPANTAP_OPT_STRING, .dest = &o->module},
   };
   const struct spantap_cmdline cl = {
       .cmd = for_record ? "record" : "script",
@@ -202,7 +213,38 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
     }
     o->command = argv + first;
   }
-  if (o->ntargets == 0 && o->npids == 0 && !o->command) {
+  if ((o->compile_only || o->kernel_release || o->module) && strcmp(o->runtime, "bpf") == 0) {
+    fprintf(stderr,
+            "spantap %s: --compile-only, --kernel-release and --module are for the "
+            "module runtime (--runtime kernel)\n",
+            cl.cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only || o->kernel_release || o->module)
+    o->runtime = "kernel";
+  /* A module built ahead of time records with the stack mode and depth it was
+   * built with, which its stream's BEGIN record carries: there -s and -d only
+   * select among the recorded frames, as for `spantap import`. */
+  if (!o->module && o->stack_mode == SPANTAP_STACK_AS_RECORDED)
+    o->stack_mode = 1;
+  if (!o->module && o->stack_depth == SPANTAP_STACK_AS_RECORDED)
+    o->stack_depth = 8;
+  if (o->kernel_release && !o->compile_only) {
+    fprintf(stderr,
+            "spantap %s: --kernel-release builds for another kernel: it needs "
+            "--compile-only\n",
+            cl.cmd);
+    return -EINVAL;
+  }
+  if (o->module && o->compile_only) {
+    fprintf(stderr, "spantap %s: --module runs a built module: not with --compile-only\n", cl.cmd);
+    return -EINVAL;
+  }
+  if (o->compile_only && o->command) {
+    fprintf(stderr, "spantap %s: --compile-only runs nothing: use --binary, not -- CMD\n", cl.cmd);
+    return -EINVAL;
+  }
+  if (o->ntargets == 0 && o->npids == 0 && !o->command && !o->module) {
     fprintf(stderr,
             "spantap %s: nothing to trace: give --binary, --pid or -- CMD\n"
             "Try 'spantap %s --help'.\n",

@@ -17,8 +17,8 @@ struct spantap_trace_options {
   size_t ntargets;
   pid_t pids[SPANTAP_MAX_PIDS];
   size_t npids;
-  char **command; /* argv after "--", or NULL */
-  unsigned stack_mode, stack_depth;
+  char **command;                   /* argv after "--", or NULL */
+  unsigned stack_mode, stack_depth; /* with --module: SPANTAP_STACK_AS_RECORDED unless given */
   unsigned classes, extras;
   const char *events;  /* as given, for the recording's metadata */
   const char *runtime; /* "bpf", "kernel" or "auto" */
@@ -29,7 +29,10 @@ struct spantap_trace_options {
   const char *metrics_listen; /* NULL, or ADDR:PORT where /metrics is served while recording */
   unsigned buffer_mib;        /* --buffer-size: the record queues' memory in MiB, 0 default */
   bool force;
-  bool for_record; /* parsed for `record` (else `script`) */
+  bool for_record;            /* parsed for `record` (else `script`) */
+  const char *kernel_release; /* --kernel-release: build the module for this kernel */
+  bool compile_only;          /* --compile-only: build the module into --output, run nothing */
+  const char *module;         /* --module: run this module built ahead of time */
 };
 
 /* Parses ARGV (after the subcommand) into O. FOR_RECORD allows the options

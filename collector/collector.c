@@ -276,8 +276,8 @@ static int on_xmap(struct spantap_collector *c, const struct spantap_record *r) 
     return 0;
   char name[PATH_MAX];
   snprintf(name, sizeof name, "%.*s", (int)r->text_len, r->text);
-  int64_t mod = spantap_module_registry_find_file(c->modules, name, (uint64_t)v[SPANTAP_XMAP_ino],
-                                                  (uint64_t)v[SPANTAP_XMAP_dev]);
+  int64_t mod = spantap_collector_module_of_file(c, name, (uint64_t)v[SPANTAP_XMAP_ino],
+                                                 (uint64_t)v[SPANTAP_XMAP_dev]);
   if (mod < 0)
     return (int)mod;
   struct spantap_mapping m = {.start = (uint64_t)v[SPANTAP_XMAP_start],

@@ -71,6 +71,12 @@ int spantap_collector_store_process(struct spantap_collector *c, struct spantap_
 int spantap_collector_fork_process(struct spantap_collector *c,
                                    const struct spantap_process *parent, int64_t child_pid,
                                    int64_t ts);
+/* The module of the file NAME with file identity INO, KDEV (see
+ * spantap_module_registry_find_file); importing (not live), the file at path
+ * NAME when no file has that identity here. Returns the module id, 0 when not
+ * found, -ENOMEM or -EIO. */
+int64_t spantap_collector_module_of_file(struct spantap_collector *c, const char *name,
+                                         uint64_t ino, uint64_t kdev);
 /* After an exec of P (to PATH) whose maps could not be read (gone, or not
  * live): maps the executable's text from EXEC record R's file identity.
  * Returns 0, -ENOMEM or -EIO. */

@@ -217,6 +217,21 @@ int64_t spantap_module_registry_find_file(struct spantap_module_registry *r, con
   return 0;
 }
 
+int64_t spantap_module_registry_find_path(struct spantap_module_registry *r, const char *name) {
+  const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+  for (size_t i = name[0] == '/' ? 0 : 1; i <= r->ndirs; i++) {
+    char path[PATH_MAX], real[PATH_MAX];
+    if (i == 0)
+      snprintf(path, sizeof path, "%s", name);
+    else
+      snprintf(path, sizeof path, "%s%s", r->dirs[i - 1], base);
+    if (!realpath(path, real) || access(real, R_OK) < 0)
+      continue;
+    return spantap_module_registry_intern(r, real);
+  }
+  return 0;
+}
+
 const char *spantap_module_registry_path(const struct spantap_module_registry *r, int64_t id) {
   return id > 0 && (size_t)id < r->cap ? r->paths[id] : NULL;
 }

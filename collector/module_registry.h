@@ -35,6 +35,14 @@ int64_t spantap_module_registry_intern(struct spantap_module_registry *r, const 
 int64_t spantap_module_registry_find_file(struct spantap_module_registry *r, const char *name,
                                           uint64_t ino, uint64_t kdev);
 
+/* Finds the file NAME (an absolute path, or a bare file name) whatever its
+ * inode: at NAME itself, then by NAME's file name in the search directories;
+ * for a stream recorded on another machine (a guest, a production host),
+ * whose inodes mean nothing here. The build id stored with the module shows
+ * a mismatch. Returns the module id, 0 when not found, or a negative errno as
+ * spantap_module_registry_intern. */
+int64_t spantap_module_registry_find_path(struct spantap_module_registry *r, const char *name);
+
 /* The path of module ID (borrowed, valid until destroy), or NULL. */
 const char *spantap_module_registry_path(const struct spantap_module_registry *r, int64_t id);
 

@@ -196,12 +196,20 @@ int spantap_collector_fork_process(struct spantap_collector *c,
   return spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
 }
 
+int64_t spantap_collector_module_of_file(struct spantap_collector *c, const char *name,
+                                         uint64_t ino, uint64_t kdev) {
+  int64_t mod = spantap_module_registry_find_file(c->modules, name, ino, kdev);
+  if (mod == 0 && !c->opts.live) /* recorded on another machine: its inodes mean nothing here */
+    mod = spantap_module_registry_find_path(c->modules, name);
+  return mod;
+}
+
 /* An exec of a traced process that is gone already (or not live): its
  * executable's text from the record's file identity. */
 int spantap_collector_exec_text(struct spantap_collector *c, struct spantap_process *p,
                                 const struct spantap_record *r, const char *path) {
-  int64_t mod = spantap_module_registry_find_file(
-      c->modules, path, (uint64_t)r->v[SPANTAP_EXEC_ino], (uint64_t)r->v[SPANTAP_EXEC_dev]);
+  int64_t mod = spantap_collector_module_of_file(c, path, (uint64_t)r->v[SPANTAP_EXEC_ino],
+                                                 (uint64_t)r->v[SPANTAP_EXEC_dev]);
   uint64_t text_off;
   if (mod <= 0 || !c->sym)
     return mod < 0 ? (int)mod : 0;

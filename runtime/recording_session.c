@@ -1,6 +1,7 @@
-/* Recording session: starts stap on a generated script and runs the live loop
- * of a recording (handshake, timers, diagnostics, signals, reaping), handing
- * the record stream to the caller's sink. See recording_session.h. */
+/* Recording session: starts stap on a generated script (or, with the module
+ * runtime, staprun on its module: module_session.c) and runs the live loop of
+ * a recording (handshake, timers, diagnostics, signals, reaping), handing the
+ * record stream to the caller's sink. See recording_session.h. */
 #include "runtime/recording_session.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "runtime/machine_setup.h"
+#include "runtime/module_session.h"
 #include "runtime/stap_launch.h"
 #include "runtime/targets.h"
 #include "spantap/handshake.h"
@@ -31,6 +33,7 @@
 #define POLL_MS 100
 #define POLL_SOURCE_MS 10 /* with a per-turn source: BPF map queues fill in ~50 ms at peak */
 #define MAX_STAP_ARGS 32
+#define STAPRUN "staprun" /* the module runtime's loader, searched in PATH */
 
 struct spantap_session {
   struct spantap_session_opts o;
@@ -47,12 +50,15 @@ struct spantap_session {
   const char *ld_preload;
   struct spantap_setup_status setup; /* the BPF runtime's arguments point into it */
   char (*dpaths)[PATH_MAX];          /* the module runtime's -d paths of name targets */
+  struct spantap_kernel_setup ks;    /* the module runtime's arguments point into it */
 
   /* started by spantap_session_start */
   char script_path[32];
   int script_fd, go_fd, sfd;
   pid_t child;
   struct spantap_stap stap_proc;
+  int stap_status;                          /* stap's (staprun's) wait status, once reaped */
+  char loaded[SPANTAP_MODULE_NAME_MAX + 1]; /* the module runtime: the module staprun loaded */
 
   /* the loop's state */
   int64_t started, wall_clock_offset, deadline, drain_until, last_ping, last_tick;
@@ -95,9 +101,15 @@ static enum spantap_runtime pick_runtime(const char *asked, char *why, size_t le
 }
 
 /* The runtime's own stap arguments: the BPF runtime's from machine setup, the
- * module runtime's unwind tables of the target binaries. */
+ * module runtime's from this machine's kernel setup (module_session.c) and
+ * the unwind tables of the target binaries and their libraries (-d, --ldd). A
+ * module built ahead of time takes none. */
 static int prepare_stap_args(struct spantap_session *s, char *err, size_t errlen) {
   size_t n = 0;
+  if (s->rt == SPANTAP_RUNTIME_KERNEL && s->o.module) {
+    s->stap_args[0] = NULL;
+    return 0;
+  }
   if (s->rt == SPANTAP_RUNTIME_BPF) {
     const char *bpf_args[16];
     err[0] = '\0';
@@ -112,13 +124,18 @@ static int prepare_stap_args(struct spantap_session *s, char *err, size_t errlen
       s->stap_args[n++] = bpf_args[i];
   } else {
     const struct spantap_script_opts *so = &s->o.script;
+    int rc = spantap_module_stap_args(&s->ks, s->o.kernel_release, !s->o.compile_only,
+                                      s->o.progress, s->stap_args, MAX_STAP_ARGS - 8, err, errlen);
+    if (rc < 0)
+      return rc;
+    n = (size_t)rc;
     s->dpaths = calloc(so->ntargets ? so->ntargets : 1, sizeof *s->dpaths);
     if (!s->dpaths) {
       snprintf(err, errlen, "Failed to allocate target paths: targets=%zu", so->ntargets);
       return -ENOMEM;
     }
     s->stap_args[n++] = "--ldd";
-    for (size_t i = 0; i < so->ntargets && n < 28; i++) {
+    for (size_t i = 0; i < so->ntargets && n + 2 < MAX_STAP_ARGS; i++) {
       const char *p = so->targets[i].name;
       if (!so->targets[i].is_path) {
         if (spantap_target_find_in_path(p, s->dpaths[i], sizeof s->dpaths[i]) < 0)
@@ -144,19 +161,25 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   s->o = *opts;
   s->script_fd = s->go_fd = s->sfd = -1;
   s->stap_proc = (struct spantap_stap){.pid = 0, .out_fd = -1, .err_fd = -1};
-  s->stap = s->o.stap ? s->o.stap : "stap";
+  /* a module built ahead of time needs only staprun (checked when loading) */
+  s->stap = s->o.module ? (s->o.staprun ? s->o.staprun : STAPRUN) : s->o.stap ? s->o.stap : "stap";
   if (spantap_target_find_in_path(s->stap, s->stap_found, sizeof s->stap_found) < 0 &&
       access(s->stap, X_OK) < 0) {
-    snprintf(err, errlen,
-             "SystemTap (stap) not found: install it with "
-             "'apt-get install systemtap' (or run ./bootstrap)");
+    if (s->o.module)
+      snprintf(err, errlen,
+               "SystemTap's staprun not found: install it with "
+               "'apt-get install systemtap-runtime'");
+    else
+      snprintf(err, errlen,
+               "SystemTap (stap) not found: install it with "
+               "'apt-get install systemtap' (or run ./bootstrap)");
     spantap_session_destroy(s);
     return -ENOENT;
   }
   if (s->stap_found[0] && access(s->stap_found, X_OK) == 0)
     s->stap = s->stap_found;
   char why[1024];
-  s->rt = pick_runtime(s->o.runtime, why, sizeof why);
+  s->rt = pick_runtime(s->o.module || s->o.compile_only ? "kernel" : s->o.runtime, why, sizeof why);
   if (s->o.progress)
     fprintf(s->o.progress, "spantap: runtime %s (%s)\n", spantap_runtime_name(s->rt), why);
   int rc = prepare_stap_args(s, err, errlen);
@@ -221,12 +244,18 @@ static pid_t launch_held(char **command, int *go_fd) {
   return pid;
 }
 
-/* Writes the script for S into a new temporary file, S->script_path. */
-static int write_script(struct spantap_session *s, char *err, size_t errlen) {
+/* The script options of S: what to trace, with its runtime and pids. */
+static struct spantap_script_opts script_opts(const struct spantap_session *s) {
   struct spantap_script_opts so = s->o.script;
   so.runtime = s->rt;
   so.launch_pid = s->child;
   so.self_pid = getpid();
+  return so;
+}
+
+/* Writes the script for S into a new temporary file, S->script_path. */
+static int write_script(struct spantap_session *s, char *err, size_t errlen) {
+  struct spantap_script_opts so = script_opts(s);
   snprintf(s->script_path, sizeof s->script_path, "/tmp/spantap-XXXXXX.stp");
   s->script_fd = mkstemps(s->script_path, 4);
   if (s->script_fd < 0) {
@@ -253,6 +282,39 @@ static int write_script(struct spantap_session *s, char *err, size_t errlen) {
     return rc;
   }
   return 0;
+}
+
+/* The staprun program of S: found in session_new when it runs a module built
+ * ahead of time (then it is S->stap), else as given. */
+static const char *staprun_of(const struct spantap_session *s) {
+  return s->o.module ? s->stap : s->o.staprun ? s->o.staprun : STAPRUN;
+}
+
+/* The module runtime: builds the script's module (or takes opts.module) and
+ * starts staprun on it. */
+static int load_module(struct spantap_session *s, char *err, size_t errlen) {
+  const struct spantap_module_load l = {.module = s->o.module,
+                                        .stap = s->stap,
+                                        .args = s->stap_args,
+                                        .script_path = s->script_path,
+                                        .kernel_release = s->o.kernel_release,
+                                        .staprun = staprun_of(s),
+                                        .progress = s->o.progress};
+  struct spantap_script_opts so = script_opts(s);
+  return spantap_module_load(&l, &so, s->loaded, sizeof s->loaded, &s->stap_proc, err, errlen);
+}
+
+int spantap_session_compile(struct spantap_session *s, const char *ko_path, bool force, char *err,
+                            size_t errlen) {
+  if (s->rt != SPANTAP_RUNTIME_KERNEL || s->o.module) {
+    snprintf(err, errlen, "only the module runtime builds a module ahead of time");
+    return -EINVAL;
+  }
+  struct spantap_script_opts so = script_opts(s);
+  if (s->o.progress)
+    fprintf(s->o.progress, "spantap: building %s for kernel %s...\n", ko_path, s->ks.release);
+  return spantap_module_compile(s->stap, s->stap_args, s->o.kernel_release, &so, ko_path, force,
+                                s->o.progress, err, errlen);
 }
 
 int spantap_session_start(struct spantap_session *s, const struct spantap_session_sink *sink,
@@ -284,12 +346,15 @@ int spantap_session_start(struct spantap_session *s, const struct spantap_sessio
   /* the session keeps pace with stap like stap with the traced threads (the
    * command above was forked first and keeps its own priority) */
   setpriority(PRIO_PROCESS, 0, SPANTAP_TRACER_NICE);
-  int rc = write_script(s, err, errlen);
+  int rc = s->rt == SPANTAP_RUNTIME_KERNEL && s->o.module ? 0 : write_script(s, err, errlen);
   if (rc < 0)
     return rc;
   sigprocmask(SIG_UNBLOCK, &mask, NULL); /* stap's child must not inherit the block */
-  rc = spantap_stap_spawn(s->stap, s->stap_args, s->ld_preload, s->script_path, &s->stap_proc, err,
-                          errlen);
+  if (s->rt == SPANTAP_RUNTIME_KERNEL)
+    rc = load_module(s, err, errlen);
+  else
+    rc = spantap_stap_spawn(s->stap, s->stap_args, s->ld_preload, s->script_path, &s->stap_proc,
+                            err, errlen);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   if (rc < 0)
     return rc;
@@ -427,6 +492,7 @@ static void on_signals(struct spantap_session *s) {
   while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
     if (w == s->stap_proc.pid) {
       s->stap_done = true;
+      s->stap_status = st;
       if (!s->stopping) {
         snprintf(s->incomplete_buf, sizeof s->incomplete_buf,
                  "stap exited on its own (status %d) before the recording ended",
@@ -489,13 +555,21 @@ int spantap_session_poll(struct spantap_session *s, char *err, size_t errlen) {
   return 1;
 }
 
-void spantap_session_stop(struct spantap_session *s, struct spantap_session_result *r) {
+/* Kills stap if it still runs and reaps it; a module that staprun left loaded
+ * when a signal killed it is unloaded. */
+static void end_stap(struct spantap_session *s) {
   if (!s->stap_done && s->stap_proc.pid > 0) {
     kill(s->stap_proc.pid, SIGKILL);
-    waitpid(s->stap_proc.pid, NULL, 0);
+    waitpid(s->stap_proc.pid, &s->stap_status, 0);
   }
+  if (s->stap_proc.pid > 0 && s->rt == SPANTAP_RUNTIME_KERNEL)
+    spantap_module_unload_left(staprun_of(s), s->loaded, s->stap_status, s->o.progress);
   s->stap_done = true;
   s->stap_proc.pid = 0;
+}
+
+void spantap_session_stop(struct spantap_session *s, struct spantap_session_result *r) {
+  end_stap(s);
   s->ready = s->ready || s->sink.ready(s->sink.ctx) == SPANTAP_READY_ALL;
   if (!s->incomplete && !s->ready)
     s->incomplete = "the tracing script never started (see stap's messages above)";
@@ -514,10 +588,7 @@ void spantap_session_destroy(struct spantap_session *s) {
     kill(s->child, SIGTERM);
     waitpid(s->child, NULL, 0);
   }
-  if (s->stap_proc.pid > 0) {
-    kill(s->stap_proc.pid, SIGKILL);
-    waitpid(s->stap_proc.pid, NULL, 0);
-  }
+  end_stap(s);
   if (s->stap_proc.out_fd >= 0)
     close(s->stap_proc.out_fd);
   if (s->stap_proc.err_fd >= 0)

@@ -11,6 +11,11 @@
  * source: a descriptor polled beside stap's output, or a callback run on every
  * turn of the loop, each delivering its records through its own context.
  *
+ * With SystemTap's module runtime the script is built into a module (stap's
+ * cache serves the same options again) and loaded by staprun, whose output the
+ * same loop carries; a module built ahead of time, on another machine, can be
+ * run instead (opts.module), and spantap_session_compile builds one.
+ *
  * Use: spantap_session_new (checks, no side effect but the runtime line on
  * PROGRESS), spantap_session_start, spantap_session_poll until it returns 0 or
  * an error, spantap_session_stop, spantap_session_destroy (also the one
@@ -34,6 +39,13 @@ struct spantap_session_opts {
   double duration_s; /* 0: until Ctrl-C, SIGTERM or the command's end */
   const char *stap;  /* the stap program (a name searched in PATH, or a path); NULL: "stap" */
   FILE *progress;    /* the user's messages and stap's diagnostics; NULL: none */
+  /* SystemTap's module runtime only (runtime "kernel"): */
+  const char *module;         /* run this module built ahead of time under staprun (no stap
+                                 needed); NULL: build the script's module through stap's cache */
+  const char *kernel_release; /* build for this kernel (spantap_session_compile); NULL: this one */
+  const char
+      *staprun;      /* the staprun program (a name searched in PATH, or a path); NULL: "staprun" */
+  bool compile_only; /* the session only builds (spantap_session_compile): no staprun needed */
 };
 
 /* Where the session delivers what stap produces. Every callback returns 0, or
@@ -83,14 +95,23 @@ struct spantap_session_result {
 
 struct spantap_session;
 
-/* Checks that the session can run (stap exists, the machine is prepared for
- * the runtime chosen: "auto" picks the module runtime when this kernel loads
- * modules and has a build tree, else BPF) and prints the runtime chosen to
- * OPTS->progress. OPTS is copied; what it points to is borrowed. Returns 0 and
- * an owned session in *OUT (spantap_session_destroy), or -errno with what is
- * missing in ERR; nothing is started. */
+/* Checks that the session can run (stap exists, or staprun for OPTS->module;
+ * the machine is prepared for the runtime chosen: "auto" picks the module
+ * runtime when this kernel loads modules and has a build tree, else BPF) and
+ * prints the runtime chosen to OPTS->progress (with the module runtime, also
+ * what it misses, with its packages). OPTS is copied; what it points to is
+ * borrowed. Returns 0 and an owned session in *OUT (spantap_session_destroy),
+ * or -errno with what is missing in ERR; nothing is started. */
 int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_session **out,
                         char *err, size_t errlen);
+
+/* With the module runtime ("kernel"), instead of a recording: generates the
+ * script and builds it into the module KO_PATH (NAME.ko, NAME the module's
+ * name; replaced only when FORCE) for OPTS->kernel_release, to be run with
+ * opts.module where staprun is installed. Returns 0, -EINVAL (another runtime,
+ * a bad KO_PATH), -EEXIST, or -errno with the reason in ERR. */
+int spantap_session_compile(struct spantap_session *s, const char *ko_path, bool force, char *err,
+                            size_t errlen);
 
 /* The runtime S runs: the one asked for, or what "auto" picked. */
 enum spantap_runtime spantap_session_runtime(const struct spantap_session *s);
@@ -101,8 +122,9 @@ int spantap_session_add_source(struct spantap_session *s, const struct spantap_s
 
 /* Starts the session: routes SIGINT and SIGTERM into the loop (they stop the
  * recording in order), forks the command held before its exec, writes the
- * script to a temporary file and starts stap on it. SINK is copied. Returns 0
- * or -errno with the failing step in ERR (destroy S then). */
+ * script to a temporary file and starts stap on it (the module runtime: builds
+ * the module, or takes opts.module, and starts staprun on it). SINK is copied.
+ * Returns 0 or -errno with the failing step in ERR (destroy S then). */
 int spantap_session_start(struct spantap_session *s, const struct spantap_session_sink *sink,
                           char *err, size_t errlen);
 
@@ -113,9 +135,9 @@ int spantap_session_start(struct spantap_session *s, const struct spantap_sessio
  * errno with the reason in ERR (a callback failed, or poll did). */
 int spantap_session_poll(struct spantap_session *s, char *err, size_t errlen);
 
-/* Ends the session: stap, if still running, is killed and reaped; fills
- * *RESULT. The traced command, if still running, is left to
- * spantap_session_destroy. */
+/* Ends the session: stap, if still running, is killed and reaped (a module
+ * that a killed staprun left loaded is unloaded); fills *RESULT. The traced
+ * command, if still running, is left to spantap_session_destroy. */
 void spantap_session_stop(struct spantap_session *s, struct spantap_session_result *result);
 
 /* Stops whatever still runs (SIGTERM to the command, SIGKILL to stap, both

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -167,6 +168,11 @@ int spantap_script_opts_check(const struct spantap_script_opts *o, char *err, si
              SPANTAP_STACK_DEPTH_MAX);
     return -EINVAL;
   }
+  if (o->runtime == SPANTAP_RUNTIME_KERNEL && o->nattach > SPANTAP_KPARAM_ATTACH_SLOTS) {
+    snprintf(err, errlen, "too many --pid for the module runtime: %zu (at most %d)", o->nattach,
+             SPANTAP_KPARAM_ATTACH_SLOTS);
+    return -EINVAL;
+  }
   for (size_t i = 0; i < o->ntargets; i++) {
     size_t len = strlen(o->targets[i].name);
     if (!o->targets[i].is_path &&
@@ -207,18 +213,32 @@ static void gen_target_match(struct gen *g) {
     if (!o->targets[i].is_path && strlen(o->targets[i].name) < SPANTAP_COMM_MAX)
       any_short_name = true;
   }
-  if (o->ntargets)
+  bool kernel = o->runtime == SPANTAP_RUNTIME_KERNEL;
+  if (o->ntargets && kernel) {
+    /* the module runtime's reads fault where BPF's give 0: a kernel thread
+     * (interrupted by a softirq probe) has no mm, an exiting task no file */
+    emit(g, "  _mm = @cast(task, \"task_struct\", \"kernel\")->mm\n");
+    emit(g, "  if (!_mm) return 0\n");
+    emit(g, "  exe = @cast(_mm, \"mm_struct\", \"kernel\")->exe_file\n");
+  } else if (o->ntargets) {
     emit(g, "  exe = @cast(@cast(task, \"task_struct\", \"kernel\")->mm, \"mm_struct\", "
             "\"kernel\")->exe_file\n");
+  }
   if (any_short_name) {
     emit(g, "  lead = @cast(task, \"task_struct\", \"kernel\")->group_leader\n");
     emit(g, "  c0 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm)\n");
     emit(g, "  c1 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm + 8)\n");
   }
+  if (any_name && kernel)
+    emit(g, "  dl = 0; dn = 0\n");
   if (any_name) {
-    emit(g, "  dl = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->len\n");
-    emit(g, "  dn = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->name\n");
+    emit(g, "  %sdl = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->len\n",
+         kernel ? "if (exe) " : "");
+    emit(g, "  %sdn = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->name\n",
+         kernel ? "if (exe) " : "");
   }
+  if (any_path && kernel)
+    emit(g, "  if (!exe) return 0\n");
   if (any_path) {
     emit(g, "  ino = @cast(exe, \"file\", \"kernel\")->f_inode->i_ino\n");
     emit(g, "  dev = @cast(exe, \"file\", \"kernel\")->f_inode->i_sb->s_dev\n");
@@ -357,20 +377,16 @@ static void gen_ustack_bpf(struct gen *g) {
   emit(g, "      if (_fp) _sflags = _sflags | %u\n", SPANTAP_STACK_TRUNCATED_BUDGET);
 }
 
-/* The module runtime unwinds with stap's own DWARF unwinder; the collector
- * applies the mode's frame selection. Output: the token in _ustk. */
+/* The module runtime unwinds with stap's own DWARF unwinder (_st_ustk in
+ * runtime_kernel.stp: the pc first, each frame once, quiet at the end of the
+ * stack); the collector applies the mode's frame selection. Output: the token
+ * in _ustk. */
 static void gen_ustack_kernel(struct gen *g) {
   const struct spantap_script_opts *o = g->o;
   emit(g, "      // user stack: mode %u, depth %u (stap's unwinder)\n", o->stack_mode,
        o->stack_depth);
   emit(g, "      _ustk = \"@2\"\n");
-  if (o->stack_depth > 1)
-    emit(g,
-         "      if (_regs) _ustk = sprintf(\"@0,%%x,%%s\", uaddr(), "
-         "str_replace(ucallers(%u), \" \", \",\"))\n",
-         o->stack_depth - 1);
-  else
-    emit(g, "      if (_regs) _ustk = sprintf(\"@0,%%x\", uaddr())\n");
+  emit(g, "      if (_regs) _ustk = _st_ustk(%u)\n", o->stack_depth);
 }
 
 /* The record kind a placeholder names (@@EMIT:SYSCALL@@: the enum's
@@ -533,14 +549,26 @@ static void expand(struct gen *g, const char *name, size_t len) {
     emit(g, "%u", o->stack_depth);
   else if (IS("RUNTIME"))
     emit(g, "%s", spantap_runtime_name(o->runtime));
+  else if (IS("SELF_PID") && o->runtime == SPANTAP_RUNTIME_KERNEL)
+    emit(g, "%s", SPANTAP_KPARAM_SELF_PID); /* set at load: the script stays the same */
+  else if (IS("LAUNCH_PID") && o->runtime == SPANTAP_RUNTIME_KERNEL)
+    emit(g, "%s", SPANTAP_KPARAM_LAUNCH_PID);
   else if (IS("SELF_PID"))
     emit(g, "%ld", (long)o->self_pid);
   else if (IS("LAUNCH_PID"))
     emit(g, "%ld", o->launch_pid > 0 ? (long)o->launch_pid : -1L);
+  else if (IS("ATTACH_GLOBALS"))
+    for (unsigned i = 0; i < SPANTAP_KPARAM_ATTACH_SLOTS; i++)
+      emit(g, "global %s%u = -1 // --pid\n", SPANTAP_KPARAM_ATTACH_PREFIX, i);
   else if (IS("TARGET_MATCH"))
     gen_target_match(g);
+  else if (IS("NEVER_TRACED") && o->runtime == SPANTAP_RUNTIME_KERNEL)
+    emit(g, "  if (p == %s) return 2 // spantap itself\n", SPANTAP_KPARAM_SELF_PID);
   else if (IS("NEVER_TRACED"))
     emit(g, "  if (p == %ld) return 2 // spantap itself\n", (long)o->self_pid);
+  else if (IS("ATTACH_PIDS") && o->runtime == SPANTAP_RUNTIME_KERNEL)
+    for (unsigned i = 0; i < SPANTAP_KPARAM_ATTACH_SLOTS; i++)
+      emit(g, "  if (p == %s%u) return 1 // --pid\n", SPANTAP_KPARAM_ATTACH_PREFIX, i);
   else if (IS("ATTACH_PIDS"))
     for (size_t i = 0; i < o->nattach; i++)
       emit(g, "  if (p == %ld) return 1 // --pid\n", (long)o->attach_pids[i]);
@@ -604,6 +632,20 @@ static int put_template(struct gen *g, const char *tname, char *err, size_t errl
   return g->err;
 }
 
+/* Copies TEXT to OUT with every "kernel" type source of a @cast replaced by
+ * the module runtime's: the kernel's headers (stap compiles the types from
+ * them), so no kernel DWARF (a -dbg package of ~1 GB) is needed. */
+static int put_header_casts(const char *text, FILE *out) {
+  static const char from[] = "\"kernel\")";
+  const char *p = text, *q;
+  while ((q = strstr(p, from))) {
+    if (fprintf(out, "%.*s\"kernel%s\")", (int)(q - p), p, SPANTAP_KERNEL_CAST_HEADERS) < 0)
+      return -EIO;
+    p = q + strlen(from);
+  }
+  return fputs(p, out) < 0 ? -EIO : 0;
+}
+
 /* The BPF runtime's queues: their maps and the begin probe that publishes
  * them, after every probe that writes a record (that added the queues). */
 static void gen_queue_maps(struct gen *g) {
@@ -631,8 +673,12 @@ static int generate(struct gen *g, char *err, size_t errlen) {
   emit(g, "// Generated by spantap: record format %d, runtime %s, stack mode %u depth %u,\n",
        SPANTAP_RECORD_FORMAT_VERSION, spantap_runtime_name(o->runtime), o->stack_mode,
        o->stack_depth);
-  emit(g, "// %zu target binaries, %zu attached pids, launched pid %ld, follow exec %s.\n",
-       o->ntargets, o->nattach, (long)o->launch_pid, o->follow_exec ? "yes" : "no");
+  if (o->runtime == SPANTAP_RUNTIME_KERNEL) /* no pid: the same options, the same script */
+    emit(g, "// %zu target binaries, follow exec %s.\n", o->ntargets,
+         o->follow_exec ? "yes" : "no");
+  else
+    emit(g, "// %zu target binaries, %zu attached pids, launched pid %ld, follow exec %s.\n",
+         o->ntargets, o->nattach, (long)o->launch_pid, o->follow_exec ? "yes" : "no");
   const char *parts[8];
   size_t n = 0;
   parts[n++] = o->runtime == SPANTAP_RUNTIME_BPF ? "runtime_bpf.stp" : "runtime_kernel.stp";
@@ -661,7 +707,27 @@ static int generate(struct gen *g, char *err, size_t errlen) {
 int spantap_script_generate(const struct spantap_script_opts *o, FILE *out, char *err,
                             size_t errlen) {
   struct gen g = {.o = o, .out = out};
-  return generate(&g, err, errlen);
+  if (o->runtime != SPANTAP_RUNTIME_KERNEL)
+    return generate(&g, err, errlen);
+  /* the module runtime: the script's casts then read the kernel's headers */
+  char *text = NULL;
+  size_t len = 0;
+  g.out = open_memstream(&text, &len);
+  if (!g.out) {
+    snprintf(err, errlen, "Failed to generate script: errno=%s", strerror(errno));
+    return -ENOMEM;
+  }
+  int rc = generate(&g, err, errlen);
+  if (fclose(g.out) != 0 && rc == 0) {
+    snprintf(err, errlen, "Failed to generate script: out of memory");
+    rc = -ENOMEM;
+  }
+  if (rc == 0 && (put_header_casts(text, out) < 0 || fflush(out) != 0)) {
+    snprintf(err, errlen, "Failed to write script: errno=%s", strerror(errno));
+    rc = -EIO;
+  }
+  free(text);
+  return rc;
 }
 
 size_t spantap_script_queue_memory(const struct spantap_script_opts *o) {

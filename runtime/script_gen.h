@@ -55,6 +55,18 @@ struct spantap_script_opts {
   unsigned queue_scale;
 };
 
+/* The module runtime's load-time globals (module parameters: staprun MODULE
+ * NAME=VALUE): what changes between recordings with the same options. */
+#define SPANTAP_KPARAM_SELF_PID "_st_self_pid"
+#define SPANTAP_KPARAM_LAUNCH_PID "_st_launch_pid"
+#define SPANTAP_KPARAM_ATTACH_PREFIX "_st_attach_" /* _st_attach_0 .. */
+#define SPANTAP_KPARAM_ATTACH_SLOTS 8              /* --pid values a module takes */
+
+/* The module runtime's type source for @cast: the kernel's headers. */
+#define SPANTAP_KERNEL_CAST_HEADERS                                                                \
+  "<linux/sched.h><linux/sched/signal.h><linux/mm_types.h><linux/fdtable.h><linux/fs.h>"           \
+  "<linux/net.h><net/sock.h><linux/binfmts.h><asm/ptrace.h>"
+
 /* Checks OPTS. Returns 0, or -EINVAL with the reason in ERR. */
 int spantap_script_opts_check(const struct spantap_script_opts *opts, char *err, size_t errlen);
 

@@ -30,7 +30,8 @@ int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld
   argv[n++] = stap;
   for (size_t i = 0; args && args[i] && n < 62; i++)
     argv[n++] = args[i];
-  argv[n++] = script_path;
+  if (script_path)
+    argv[n++] = script_path;
   argv[n] = NULL;
   pid_t pid = fork();
   if (pid < 0) {

@@ -13,7 +13,8 @@ struct spantap_stap {
   int err_fd; /* stap's diagnostics */
 };
 
-/* Starts `STAP ARGS... SCRIPT_PATH` (ARGS NULL-terminated, may be NULL) with
+/* Starts `STAP ARGS... SCRIPT_PATH` (ARGS NULL-terminated, may be NULL;
+ * SCRIPT_PATH NULL: none, for other SystemTap programs such as staprun) with
  * LD_PRELOAD set to LD_PRELOAD when not NULL, stdout and stderr on pipes and
  * stdin on /dev/null. Fills *OUT (close its fds, reap its pid). Returns 0 or
  * -errno with the failing call in ERR. */

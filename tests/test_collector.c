@@ -1,7 +1,8 @@
 /* Tests of the collector on a hand-written stream: lineage, syscalls,
  * connections, stack selection and interning, malformed and split input,
  * records pushed without text, the saved stream and its errors, the stack
- * mode as recorded, and unsymbolized frames by reason. */
+ * mode as recorded, unsymbolized frames by reason, and files of a stream
+ * recorded elsewhere found by path. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -409,6 +410,43 @@ static void test_unsymbolized_frames_by_reason(void **state) {
              "Failed to open module: path=/"));
 }
 
+/* A stream recorded on another machine (a guest, a production host) names
+ * files whose inodes mean nothing here: importing, the file at the same path
+ * (or by its file name in the library directories) stands in; a file that
+ * exists nowhere here gives no module. */
+static void test_import_finds_files_by_path(void **state) {
+  (void)state;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  assert_true(n > 0);
+  self[n] = '\0';
+  char stream[8192];
+  snprintf(stream, sizeof stream,
+           "BEGIN 3 0 2 8 kernel\n"
+           "EXEC 100 20 20 1 1 4096 8192 1 1 %s\n"
+           "XMAP 105 20 65536 131072 0 1 1 libc.so.6\n"
+           "XMAP 106 20 262144 327680 0 1 1 /nonexistent/libgone.so\n"
+           "END 200\n",
+           self);
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {.live = false, .stack_mode = 2, .stack_depth = 8};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, NULL, &o, &c), 0);
+  if (spantap_collector_feed(c, stream, strlen(stream), err, sizeof err) != 0 ||
+      spantap_collector_finish(c, err, sizeof err) != 0)
+    fail_msg("collector failed: %s", err);
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+  char sql[4300];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM modules WHERE path = '%s'", self);
+  assert_int_equal(query_int(sql), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM modules WHERE path LIKE '%/libc.so.6'"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM modules WHERE path LIKE '%libgone%'"), 0);
+  assert_int_equal(query_int("SELECT count(*) FROM modules"), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lineage_and_counts, setup, teardown),
@@ -422,6 +460,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_saved_stream_full_disk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stack_mode_as_recorded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unsymbolized_frames_by_reason, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_import_finds_files_by_path, setup, teardown),
   };
   return cmocka_run_group_tests_name("collector", tests, NULL, NULL);
 }

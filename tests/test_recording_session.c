@@ -1,9 +1,10 @@
-/* Tests of the recording session's loop with a stand-in for stap (a shell
- * script that prints what a tracing script would print and ends its stream
+/* Tests of the recording session's loop with a stand-in for staprun (a shell
+ * script that prints what a tracing module would print and ends its stream
  * when interrupted): what reaches the sink, the reasons a recording ends
  * incomplete, failures of the sink that must stop the recording rather than
- * vanish, extra record sources, and the traced command's release. Needs no
- * privileges: the module runtime, asked for, needs no machine setup. */
+ * vanish, extra record sources, the traced command's release, and the
+ * module's load-time values. Needs no privileges: the module runtime with a
+ * module built ahead of time (opts.module) needs no machine setup and no stap. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,22 +22,22 @@
 #include "runtime/recording_session.h"
 #include "spantap/record_format.h"
 
-/* Prints BEGIN and READY, a loss report and a progress line on stderr, then
- * waits; SIGINT makes it print END and exit. FAKE_STAP_MODE=exit3 exits with
- * status 3 right away instead. It refuses to run without a script file. */
-static const char fake_stap[] =
-    "#!/bin/sh\n"
-    "for a; do script=$a; done\n"
-    "[ -s \"$script\" ] || { echo \"no script: $script\" >&2; exit 9; }\n"
-    "trap 'echo \"END 9\"; exit 0' INT\n"
-    "echo 'Pass 5: starting run.' >&2\n"
-    "echo 'BEGIN 2 0 kernel'\n"
-    "echo 'READY 1 3'\n"
-    "echo 'WARNING: lost 7 perf_events on cpu 0' >&2\n"
-    "[ \"$FAKE_STAP_MODE\" = exit3 ] && exit 3\n"
-    "i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n";
+/* Prints BEGIN and READY, a loss report, its arguments and a progress line on
+ * stderr, then waits; SIGINT makes it print END and exit.
+ * FAKE_STAP_MODE=exit3 exits with status 3 right away instead. It refuses to
+ * run without a module file as its first argument. */
+static const char fake_staprun[] = "#!/bin/sh\n"
+                                   "[ -s \"$1\" ] || { echo \"no module: $1\" >&2; exit 9; }\n"
+                                   "trap 'echo \"END 9\"; exit 0' INT\n"
+                                   "echo 'Pass 5: starting run.' >&2\n"
+                                   "shift; echo \"params: $*\" >&2\n"
+                                   "echo 'BEGIN 2 0 kernel'\n"
+                                   "echo 'READY 1 3'\n"
+                                   "echo 'WARNING: lost 7 perf_events on cpu 0' >&2\n"
+                                   "[ \"$FAKE_STAP_MODE\" = exit3 ] && exit 3\n"
+                                   "i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n";
 
-static char dir[64], stap_path[128];
+static char dir[64], staprun_path[128], module_path[128];
 
 struct sink_state {
   char stream[4096];
@@ -93,7 +94,8 @@ static struct spantap_session_opts base_opts(FILE *progress, double duration_s) 
                  .stack_depth = 4,
                  .classes = SPANTAP_CLASS_NET},
       .duration_s = duration_s,
-      .stap = stap_path,
+      .module = module_path,
+      .staprun = staprun_path,
       .progress = progress,
   };
 }
@@ -126,13 +128,19 @@ static int setup(void **state) {
   snprintf(dir, sizeof dir, "/tmp/spantap-session-test.XXXXXX");
   if (!mkdtemp(dir))
     return -1;
-  snprintf(stap_path, sizeof stap_path, "%s/fake-stap", dir);
-  FILE *f = fopen(stap_path, "w");
+  snprintf(module_path, sizeof module_path, "%s/spt_test.ko", dir);
+  FILE *f = fopen(module_path, "w");
   if (!f)
     return -1;
-  fputs(fake_stap, f);
+  fputs("not really a module", f);
   fclose(f);
-  return chmod(stap_path, 0755);
+  snprintf(staprun_path, sizeof staprun_path, "%s/fake-staprun", dir);
+  f = fopen(staprun_path, "w");
+  if (!f)
+    return -1;
+  fputs(fake_staprun, f);
+  fclose(f);
+  return chmod(staprun_path, 0755);
 }
 
 static int teardown(void **state) {
@@ -162,6 +170,11 @@ static void test_complete(void **state) {
   assert_non_null(strstr(msgs, "spantap: tracing for the given duration"));
   assert_non_null(strstr(msgs, "stap: WARNING: lost 7 perf_events on cpu 0"));
   assert_null(strstr(msgs, "Pass 5")); /* stap's progress lines are not the user's */
+  /* the module's load-time values: spantap's pid, no launched command, no --pid */
+  char params[128];
+  snprintf(params, sizeof params, "stap: params: _st_self_pid=%ld _st_launch_pid=-1\n",
+           (long)getpid());
+  assert_non_null(strstr(msgs, params));
   free(msgs);
 }
 
@@ -272,6 +285,7 @@ static void test_missing_stap(void **state) {
   (void)state;
   char err[256] = "";
   struct spantap_session_opts o = base_opts(NULL, 1);
+  o.module = NULL; /* the module is built here: stap is needed */
   o.stap = "/nonexistent/stap";
   struct spantap_session *s = (void *)1;
   assert_int_equal(spantap_session_new(&o, &s, err, sizeof err), -ENOENT);
@@ -280,12 +294,42 @@ static void test_missing_stap(void **state) {
   spantap_session_destroy(NULL);
 }
 
+/* A module built ahead of time needs staprun, not stap. */
+static void test_missing_staprun(void **state) {
+  (void)state;
+  char err[256] = "";
+  struct spantap_session_opts o = base_opts(NULL, 1);
+  o.stap = "/nonexistent/stap";
+  o.staprun = "/nonexistent/staprun";
+  struct spantap_session *s = (void *)1;
+  assert_int_equal(spantap_session_new(&o, &s, err, sizeof err), -ENOENT);
+  assert_null(s);
+  assert_non_null(strstr(err, "staprun not found"));
+}
+
+/* A module that cannot be read fails the start, saying which. */
+static void test_missing_module(void **state) {
+  (void)state;
+  char err[256] = "";
+  struct spantap_session_opts o = base_opts(NULL, 1);
+  o.module = "/nonexistent/spt_x.ko";
+  struct spantap_session *s = NULL;
+  assert_int_equal(spantap_session_new(&o, &s, err, sizeof err), 0);
+  struct sink_state st = {0};
+  const struct spantap_session_sink sink = {
+      .ctx = &st, .stream = on_stream, .lost = on_lost, .tick = on_tick, .ready = on_ready};
+  assert_int_equal(spantap_session_start(s, &sink, err, sizeof err), -ENOENT);
+  assert_non_null(strstr(err, "Failed to open module: path=/nonexistent/spt_x.ko"));
+  spantap_session_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_complete),           cmocka_unit_test(test_stap_exits_on_its_own),
       cmocka_unit_test(test_lost_failure_stops), cmocka_unit_test(test_stream_failure_stops),
       cmocka_unit_test(test_extra_source),       cmocka_unit_test(test_command_released_unblocked),
-      cmocka_unit_test(test_missing_stap),
+      cmocka_unit_test(test_missing_stap),       cmocka_unit_test(test_missing_staprun),
+      cmocka_unit_test(test_missing_module),
   };
   return cmocka_run_group_tests_name("recording_session", tests, setup, teardown);
 }

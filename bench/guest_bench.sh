@@ -1,0 +1,68 @@
+#!/bin/bash
+# The module runtime's cost, measured in one boot of the test guest (Debian's
+# kernel under qemu TCG, see tests/guest/): a getppid() loop untraced, while
+# spantap records another program (what an untraced process pays), traced
+# with every syscall an event (no stacks; 8 DWARF-unwound frames), and redis
+# under redis-benchmark untraced and traced by the default events. Prints
+# medians of interleaved rounds as ratios to the untraced runs of the same
+# boot: TCG inflates kernel work unevenly, so only the ratios mean something.
+# Needs root. usage: bench/guest_bench.sh [ROUNDS]   (env SPANTAP_GUEST_CACHE)
+set -uo pipefail
+ROUNDS=${1:-3}
+CACHE=${SPANTAP_GUEST_CACHE:-/var/cache/spantap-guest}
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_srcdir=${top_srcdir:-$top_builddir}
+. "$top_srcdir/tests/guest/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "guest_bench: needs root"; exit 1; }
+guest_prepare && guest_apps || exit 1
+guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
+  guest_module spt_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
+  guest_module spt_redis --binary redis-server || exit 1
+phase "module spt_floor (stap -p4 -r $KVER)"
+(cd "$W" && "$SPANTAP" setup --runtime kernel --kernel-release "$KVER" |
+  sed -n 's/^patched runtime: *//p' > "$W/out/runtime.txt")
+rt=$(cat "$W/out/runtime.txt")
+(cd "$W" && stap -u -p4 -r "$KVER" ${rt:+-R "$rt"} -DSTAPCONF_TASK_WORK_CANCEL_FUNC -DSTP_NO_OVERLOAD \
+  -m spt_floor "$top_srcdir/bench/floor.stp" > "$W/out/build_floor.txt" 2>&1) ||
+  { cat "$W/out/build_floor.txt"; exit 1; }
+printf 'ROUNDS=%s\nLOOP_N=%s\nLOOP_NT=%s\nREDIS_N=%s\n' "$ROUNDS" "${LOOP_N:-1000000}" \
+  "${LOOP_NT:-20000}" "${REDIS_N:-5000}" > "$W/bench.env"
+guest_boot "$top_srcdir/bench/guest_bench_in.sh" /usr/bin/redis-server /usr/bin/redis-benchmark \
+  /usr/bin/redis-cli || exit 1
+phase "results"
+O=$W/out
+for f in "$O"/m*_*.db; do # events stored per traced loop
+  echo "$(basename "$f" .db) $(sqlite3 "$f" "SELECT count(*) FROM syscalls WHERE name = 'getppid'") \
+$(sqlite3 "$f" "SELECT coalesce(sum(num_value), 0) FROM recording WHERE key = 'events_lost'")"
+done > "$O/events.txt"
+python3 - "$O/bench.txt" "$O/events.txt" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+ev = {l.split()[0]: l.split()[1:] for l in open(sys.argv[2]) if l.strip()}
+def kv(r): return dict(x.split("=", 1) for x in r[1:] if "=" in x)
+loop, redis = {}, {}
+for r in rows:
+    d = kv(r)
+    if r[0] == "loop" and d.get("cs"):
+        loop.setdefault(d["mode"], []).append(int(d["cs"]) * 1e4 / int(d["n"]))  # us per call
+        if "db" in d and d["db"] in ev:
+            print(f"  {d['mode']:15s} round {d['round']}: {ev[d['db']][0]}/{d['n']} events stored, {ev[d['db']][1]} lost")
+    if r[0] == "redis" and "SET" in d:
+        redis.setdefault(d["mode"], []).append((float(d["SET"]), float(d["GET"])))
+med = statistics.median
+print("\ngetppid() loop in the guest, median of rounds (us per call; TCG)")
+base = med(loop.get("untraced", [float("nan")]))
+for k, v in loop.items():
+    m = med(v)
+    print(f"  {k:15s} {m:8.2f} us/call  x{m / base:6.2f} untraced  +{m - base:7.2f} us"
+          f"   rounds: {', '.join(f'{x:.2f}' for x in v)}")
+if redis:
+    print("\nredis-benchmark -c 10 in the guest, median of rounds (requests/s)")
+    for k, v in redis.items():
+        print(f"  {k:9s} SET {med([a for a, b in v]):8.0f}  GET {med([b for a, b in v]):8.0f}   rounds: {v}")
+    if "traced" in redis and "untraced" in redis:
+        for i, t in ((0, "SET"), (1, "GET")):
+            print(f"  {t}: traced/untraced throughput = "
+                  f"{med([x[i] for x in redis['traced']]) / med([x[i] for x in redis['untraced']]):.2f}")
+PY
+phase "done"

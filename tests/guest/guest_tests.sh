@@ -1,0 +1,92 @@
+#!/bin/sh
+# Runs inside the test guest (from its /init): records with
+# `spantap record --module` the modules built on the host, with the test
+# programs reached over the share at their host paths. Writes the databases
+# and one line per recording (its exit status) into SHARE/out; the host
+# checks them (check_guest.sh). Every step is bounded by a timeout.
+S=$1
+O=$S/out
+A=$S/apps
+export PATH=$A:$PATH
+M=$S/spt_all.ko
+. "$S/guest_lib.sh"
+cd /tmp || exit 1
+
+# rec NAME TIMEOUT ARGS...: one recording into /tmp/NAME.db, copied to the share
+rec() {
+  n=$1 t=$2
+  shift 2
+  timeout -s INT "$t" spantap record --module "$M" -o "/tmp/$n.db" "$@" > "$O/$n.out" 2> "$O/$n.err"
+  echo "$n rc=$?" >> "$O/status.txt"
+  cp "/tmp/$n.db" "$O/$n.db" 2> /dev/null
+}
+: > "$O/status.txt"
+
+echo "== launched command, fork, exec, threads, every stack mode"
+for v in fp nofp; do
+  for s in 1 2 3 4; do
+    rec "cmd_${v}_s$s" 120 -s "$s" -- "chain_$v" fork
+  done
+done
+
+echo "== TCP over loopback: state changes with stacks"
+rec tcp 120 -s 4 -- chain_fp tcp 3
+
+echo "== a saved stream, imported on the host (check_guest.sh)"
+rec import_src 120 -s 2 --save-stream "$O/import.stream" -- chain_nofp fork
+
+echo "== the demo's services under ab, recorded by their names"
+spantap record --module "$S/spt_demo.ko" -s 1 -o /tmp/demo.db > "$O/demo.out" 2> "$O/demo.err" &
+recpid=$!
+wait_tracing "$O/demo.err" || echo "demo: never tracing"
+top_builddir=$S/demo timeout 300 bash "$S/demo/demo/run.sh" -n "${DEMO_N:-400}" -c 4 -o /tmp/truth \
+  > "$O/demo_run.txt" 2>&1
+drc=$?
+kill -INT $recpid
+wait $recpid
+echo "demo rc=$drc record=$?" >> "$O/status.txt"
+cp /tmp/demo.db "$O/demo.db" 2> /dev/null
+cp -r /tmp/truth "$O/truth" 2> /dev/null
+
+echo "== trace map: by name, already running, started later, a decoy left untraced"
+cp "$A/chain_fp" /tmp/chain_decoy
+chain_fp sleep 6000 > /dev/null &
+early=$!
+/tmp/chain_decoy sleep 6000 > /dev/null &
+decoy=$!
+# no -s/-d: the module's own stack mode and depth, from its stream's BEGIN record
+spantap record --module "$M" -o /tmp/map.db > "$O/map.out" 2> "$O/map.err" &
+recpid=$!
+wait_tracing "$O/map.err" || echo "map: never tracing"
+chain_nofp chain 2 > /dev/null
+wait $early $decoy
+kill -INT $recpid
+wait $recpid
+echo "map rc=$? early=$early decoy=$decoy" >> "$O/status.txt"
+cp /tmp/map.db "$O/map.db"
+
+echo "== the collector killed (SIGKILL): the module goes away"
+spantap record --module "$M" -o /tmp/kill.db -- chain_fp sleep 3000 > /dev/null 2> "$O/killcol.err" &
+recpid=$!
+wait_tracing "$O/killcol.err"
+kill -KILL $recpid
+i=0
+while lsmod | grep -q '^spt_all' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+echo "killcol loaded_after=$(lsmod | grep -c '^spt_all')" >> "$O/status.txt"
+lsmod | grep -q "^spt_all" && staprun -d spt_all
+pkill -f 'chain_fp sleep' 2> /dev/null
+
+echo "== staprun killed: the recording ends, stored and marked incomplete"
+spantap record --module "$M" -o /tmp/killrun.db -- chain_fp sleep 3000 > /dev/null 2> "$O/killrun.err" &
+recpid=$!
+wait_tracing "$O/killrun.err"
+for p in $(pidof stapio staprun); do kill -KILL "$p"; done
+wait $recpid
+echo "killrun rc=$?" >> "$O/status.txt"
+cp /tmp/killrun.db "$O/killrun.db" 2> /dev/null
+pkill -f 'chain_fp sleep' 2> /dev/null
+i=0
+while lsmod | grep -q '^spt_all' && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+echo "killrun loaded_after=$(lsmod | grep -c '^spt_all')" >> "$O/status.txt"
+dmesg | grep -E 'BUG:|Oops|WARNING:|Call Trace' | head -5 > "$O/dmesg.txt"
+echo "== done"
