@@ -473,6 +473,12 @@ static int on_stap_stderr(struct spantap_session *s, const char *buf, size_t n, 
     }
     if (strncmp(s->errline, "Pass ", 5) != 0 && s->o.progress)
       fprintf(s->o.progress, "stap: %s\n", s->errline);
+    /* stap 4.8 spells it "insufficent" */
+    if (strstr(s->errline, "insufficent BPF stack") && s->o.progress)
+      fprintf(s->o.progress,
+              "spantap: the script needs more than the BPF runtime's 512-byte stack per probe: "
+              "trace fewer --binary targets (names under 16 bytes cost the most; a path the "
+              "least), or choose a lower --stack-mode\n");
   }
   return 0;
 }

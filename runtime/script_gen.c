@@ -202,73 +202,67 @@ static uint64_t name_word(const char *s, size_t len, size_t k) {
   return w;
 }
 
+/* Emits the body of _st_is_target. Few locals (exe, the process name's two
+ * words c0 and c1, then w, m, k, ok), the file's values read again where they
+ * are tested: the function is inlined into the exec and
+ * sys_enter probes, whose BPF stack (512 bytes) must also hold their own
+ * locals, and stap's BPF translator gives every local a slot of its own. */
 static void gen_target_match(struct gen *g) {
   const struct spantap_script_opts *o = g->o;
-  bool any_name = false, any_path = false, any_short_name = false;
-  for (size_t i = 0; i < o->ntargets; i++) {
-    if (o->targets[i].is_path)
-      any_path = true;
-    else
-      any_name = true;
-    if (!o->targets[i].is_path && strlen(o->targets[i].name) < SPANTAP_COMM_MAX)
-      any_short_name = true;
-  }
   bool kernel = o->runtime == SPANTAP_RUNTIME_KERNEL;
-  if (o->ntargets && kernel) {
+  static const char exe_file[] = "@cast(exe, \"file\", \"kernel\")";
+  static const char comm[] = "&@cast(@cast(task, \"task_struct\", \"kernel\")->group_leader, "
+                             "\"task_struct\", \"kernel\")->comm";
+  if (!o->ntargets)
+    return;
+  if (kernel) {
     /* the module runtime's reads fault where BPF's give 0: a kernel thread
      * (interrupted by a softirq probe) has no mm, an exiting task no file */
     emit(g, "  _mm = @cast(task, \"task_struct\", \"kernel\")->mm\n");
     emit(g, "  if (!_mm) return 0\n");
     emit(g, "  exe = @cast(_mm, \"mm_struct\", \"kernel\")->exe_file\n");
-  } else if (o->ntargets) {
+  } else {
     emit(g, "  exe = @cast(@cast(task, \"task_struct\", \"kernel\")->mm, \"mm_struct\", "
             "\"kernel\")->exe_file\n");
   }
-  if (any_short_name) {
-    emit(g, "  lead = @cast(task, \"task_struct\", \"kernel\")->group_leader\n");
-    emit(g, "  c0 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm)\n");
-    emit(g, "  c1 = _st_u64(&@cast(lead, \"task_struct\", \"kernel\")->comm + 8)\n");
-  }
-  if (any_name && kernel)
-    emit(g, "  dl = 0; dn = 0\n");
-  if (any_name) {
-    emit(g, "  %sdl = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->len\n",
-         kernel ? "if (exe) " : "");
-    emit(g, "  %sdn = @cast(exe, \"file\", \"kernel\")->f_path->dentry->d_name->name\n",
-         kernel ? "if (exe) " : "");
-  }
-  if (any_path && kernel)
-    emit(g, "  if (!exe) return 0\n");
-  if (any_path) {
-    emit(g, "  ino = @cast(exe, \"file\", \"kernel\")->f_inode->i_ino\n");
-    emit(g, "  dev = @cast(exe, \"file\", \"kernel\")->f_inode->i_sb->s_dev\n");
+  bool any_short_name = false;
+  for (size_t i = 0; i < o->ntargets; i++)
+    if (!o->targets[i].is_path && strlen(o->targets[i].name) < SPANTAP_COMM_MAX)
+      any_short_name = true;
+  if (any_short_name) { /* the process name, read once for every name */
+    emit(g, "  c0 = _st_u64(%s)\n", comm);
+    emit(g, "  c1 = _st_u64(%s + 8)\n", comm);
   }
   for (size_t i = 0; i < o->ntargets; i++) {
     const struct spantap_target *t = &o->targets[i];
     if (t->is_path) {
       emit(g, "  // target %zu: a path, matched by inode and device\n", i + 1);
-      emit(g, "  ki = %llu; kd = %llu\n", (unsigned long long)t->ino, (unsigned long long)t->kdev);
-      emit(g, "  if (ino == ki && dev == kd) return 1\n");
+      emit(g, "  %sw = %s->f_inode->i_ino; k = %llu\n", kernel ? "if (!exe) return 0\n  " : "",
+           exe_file, (unsigned long long)t->ino);
+      emit(g, "  if (w == k) {\n    w = %s->f_inode->i_sb->s_dev; k = %llu\n", exe_file,
+           (unsigned long long)t->kdev);
+      emit(g, "    if (w == k) return 1\n  }\n");
       continue;
     }
     size_t len = strlen(t->name);
     if (len < SPANTAP_COMM_MAX) {
       emit(g, "  // target %zu: a name of %zu bytes, matched by process name and file name\n",
            i + 1, len);
-      emit(g, "  k0 = 0x%llx; k1 = 0x%llx\n", (unsigned long long)name_word(t->name, len, 0),
+      emit(g, "  k = 0x%llx\n  if (c0 == k) {\n    k = 0x%llx\n    if (c1 == k) return 1\n  }\n",
+           (unsigned long long)name_word(t->name, len, 0),
            (unsigned long long)name_word(t->name, len, 1));
-      emit(g, "  if (c0 == k0 && c1 == k1) return 1\n");
     } else {
       /* the process name holds only the first 15 bytes, which other names share */
       emit(g, "  // target %zu: a name of %zu bytes, longer than a process name: file name only\n",
            i + 1, len);
     }
-    emit(g, "  if (dl == %zu) {\n    ok = 1\n", len);
+    emit(g, "  w = %s%s->f_path->dentry->d_name->len\n", kernel ? "!exe ? 0 : " : "", exe_file);
+    emit(g, "  if (w == %zu) {\n    ok = 1\n", len);
     for (size_t k = 0; k * 8 < len; k++) {
       size_t rest = len - k * 8;
       unsigned long long mask = rest >= 8 ? ~0ULL : ((1ULL << (8 * rest)) - 1);
-      emit(g, "    w = _st_u64(dn + %zu); m = 0x%llx; k = 0x%llx\n", k * 8, mask,
-           (unsigned long long)name_word(t->name, len, k));
+      emit(g, "    w = _st_u64(%s->f_path->dentry->d_name->name + %zu); m = 0x%llx; k = 0x%llx\n",
+           exe_file, k * 8, mask, (unsigned long long)name_word(t->name, len, k));
       emit(g, "    if ((w & m) != k) ok = 0\n");
     }
     emit(g, "    if (ok) return 1\n  }\n");

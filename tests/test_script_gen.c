@@ -151,10 +151,13 @@ static void test_name_words(void **state) {
   char err[256];
   int rc;
   char *s = generate(&o, &rc, err, sizeof err);
-  assert_non_null(strstr(s, "k0 = 0x7265732d6f6d6564; k1 = 0x726576"));
-  /* a long name: the comm compare uses its first 15 bytes, the file name all 32 */
-  assert_non_null(strstr(s, "if (dl == 32) {"));
-  assert_non_null(strstr(s, "ki = 4242; kd = 8388609"));
+  assert_non_null(strstr(s, "k = 0x7265732d6f6d6564\n  if (c0 == k) {\n    k = 0x726576\n"));
+  /* a long name: the file name is compared in full (32 bytes), the comm not */
+  assert_non_null(strstr(s, "if (w == 32) {"));
+  assert_null(strstr(s, "k = 0x6c2d656d616e2d61\n  if (c0 == k)"));
+  /* a path: its inode, then its device */
+  assert_non_null(strstr(s, "i_ino; k = 4242\n"));
+  assert_non_null(strstr(s, "s_dev; k = 8388609\n"));
   free(s);
 }
 

@@ -31,4 +31,21 @@ for rt in bpf kernel; do
     [ "$rc" -eq 0 ] || echo "$out" | head -20
   done
 done
+
+# The BPF runtime compiles (stap -p4: register allocation within the 512-byte
+# BPF stack) with targets of every kind, in the stack modes with the smallest
+# and the largest probes: the target test is inlined into the exec and
+# sys_enter probes, where it once ran out of stack with a name and a path.
+targets=(--binary svc1 --binary svc2 --binary a-service-name-longer-than-fifteen-bytes
+  --binary /usr/bin/env --binary /usr/bin/true)
+for mode in 1 4; do
+  "$SPANTAP" script --runtime bpf --stack-mode "$mode" "${targets[@]}" --pid 1 \
+    --events all,sched,faults > "$WORK/many.stp"
+  check "spantap script with 5 targets (short names, a long name, paths)" 0 $?
+  out=$(LD_PRELOAD="$shim" stap --runtime=bpf --compatible=4.2 -r "$tree" -p4 -m spantap_many \
+    "$WORK/many.stp" 2>&1 >/dev/null)
+  rc=$?
+  check "stap -p4 compiles the BPF script with 5 targets, stack mode $mode" 0 "$rc"
+  [ "$rc" -eq 0 ] || echo "$out" | grep -i "error" | head -5
+done
 finish
