@@ -42,8 +42,9 @@ for mode in 1 4; do
   "$SPANTAP" script --runtime bpf --stack-mode "$mode" "${targets[@]}" --pid 1 \
     --events all,sched,faults > "$WORK/many.stp"
   check "spantap script with 5 targets (short names, a long name, paths)" 0 $?
-  out=$(LD_PRELOAD="$shim" stap --runtime=bpf --compatible=4.2 -r "$tree" -p4 -m spantap_many \
-    "$WORK/many.stp" 2>&1 >/dev/null)
+  # (in $WORK: stap writes the compiled spantap_many.bo into its directory)
+  out=$(cd "$WORK" && LD_PRELOAD="$shim" stap --runtime=bpf --compatible=4.2 -r "$tree" -p4 \
+    -m spantap_many "$WORK/many.stp" 2>&1 >/dev/null)
   rc=$?
   check "stap -p4 compiles the BPF script with 5 targets, stack mode $mode" 0 "$rc"
   [ "$rc" -eq 0 ] || echo "$out" | grep -i "error" | head -5
