@@ -63,7 +63,7 @@ hostile_name() {
   check "$what: the name is matched as $len bytes of data" 1 \
     "$(grep -c "a name of $len bytes" "$WORK/h.stp")"
   check "$what: its first 8 bytes are compared as an encoded word" 1 \
-    "$(grep -c "w = _st_u64(dn + 0); m = 0x[0-9a-f]*; k = $(name_word "$name" "$len")\$" "$WORK/h.stp")"
+    "$(grep -c "w = _st_u64(.*->d_name->name + 0); m = 0x[0-9a-f]*; k = $(name_word "$name" "$len")\$" "$WORK/h.stp")"
   if [ -n "$STAP_P1" ]; then
     stap -r "$tree" -p1 "$WORK/h.stp" > /dev/null 2> "$WORK/p1.err"
     check "$what: stap parses the script (stap -p1)" 0 $?
@@ -91,7 +91,7 @@ mkdir "$WORK/bin" && cp /bin/true "$WORK/bin/$evil"
 "$SPANTAP" script --stack-mode 1 --binary "$WORK/bin/$evil" > "$WORK/h.stp" 2> "$WORK/h.err"
 check "hostile file name as a path: accepted" 0 $?
 check "... matched by inode and device, the name not in the script" \
-  "1 0 0" "$(grep -c "ki = $(stat -c %i "$WORK/bin/$evil");" "$WORK/h.stp") \
+  "1 0 0" "$(grep -c "i_ino; k = $(stat -c %i "$WORK/bin/$evil")\$" "$WORK/h.stp") \
 $(grep -c 'PWN' "$WORK/h.stp") $(grep -c '%{' "$WORK/h.stp")"
 "$SPANTAP" script --binary "$WORK/bin/missing \$(id)" > /dev/null 2> "$WORK/h.err"
 check "a path that does not exist is rejected (exit 2)" 2 $?
