@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
+
 struct slot {
   uint64_t hash;
   size_t key_off; /* into arena */
@@ -22,10 +24,7 @@ struct spantap_intern {
 };
 
 static uint64_t hash_bytes(const void *key, size_t len) {
-  const unsigned char *p = key;
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ p[i]) * 0x100000001b3ULL;
+  uint64_t h = spantap_fnv1a(key, len); /* then a final mix */
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;

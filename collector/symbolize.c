@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+
 /* dwfl_report_offline_memory appeared in elfutils 0.187; before it, each
  * module keeps its file descriptor open. */
 #if _ELFUTILS_PREREQ(0, 187)
@@ -246,10 +248,7 @@ static int open_module(struct spantap_symbolizer *s, struct module *m) {
 }
 
 static uint64_t hash_path(const char *p) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *p; p++)
-    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  return h;
+  return spantap_fnv1a(p, strlen(p));
 }
 
 /* Puts module index I (of path hash H) into the first free slot. */

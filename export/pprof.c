@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/string_table.h"
 #include "export/export.h"
 #include "export/sql_rows.h"
 #include "export/stack_text.h"
@@ -24,76 +25,14 @@ typedef Perftools__Profiles__Label Label;
 #define SAMPLE_BATCH 1024
 #define NVALUES 3 /* syscalls, syscall_time, offcpu_time */
 
-/* ---- the string table: interned strings, and those not yet written ---- */
-
-struct strtab {
-  char **str; /* by index */
-  size_t n, cap, written;
-  size_t *slots; /* open addressing: index + 1, 0 empty */
-  size_t nslots;
-};
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-  return h;
-}
-
-static int strtab_grow(struct strtab *t) {
-  size_t nslots = t->nslots ? t->nslots * 2 : 1024;
-  size_t *slots = calloc(nslots, sizeof *slots);
-  if (!slots)
-    return -ENOMEM;
-  for (size_t i = 0; i < t->n; i++) {
-    size_t j = hash_str(t->str[i]) & (nslots - 1);
-    while (slots[j])
-      j = (j + 1) & (nslots - 1);
-    slots[j] = i + 1;
-  }
-  free(t->slots);
-  t->slots = slots;
-  t->nslots = nslots;
-  return 0;
-}
-
-/* The index of S in the table, adding it; -ENOMEM on failure. */
-static int64_t intern(struct strtab *t, const char *s) {
-  if ((t->n + 1) * 2 > t->nslots && strtab_grow(t) < 0)
-    return -ENOMEM;
-  size_t j = hash_str(s) & (t->nslots - 1);
-  for (; t->slots[j]; j = (j + 1) & (t->nslots - 1))
-    if (strcmp(t->str[t->slots[j] - 1], s) == 0)
-      return (int64_t)(t->slots[j] - 1);
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    char **grown = realloc(t->str, cap * sizeof *grown);
-    if (!grown)
-      return -ENOMEM;
-    t->str = grown, t->cap = cap;
-  }
-  char *copy = strdup(s);
-  if (!copy)
-    return -ENOMEM;
-  t->str[t->n] = copy;
-  t->slots[j] = ++t->n;
-  return (int64_t)(t->n - 1);
-}
-
-static void strtab_free(struct strtab *t) {
-  for (size_t i = 0; i < t->n; i++)
-    free(t->str[i]);
-  free(t->str);
-  free(t->slots);
-}
-
 /* ---- the profile ---- */
 
 struct pprof {
   const struct spantap_export_recording *rec;
   const struct spantap_export_sink *sink;
-  struct strtab strings;
-  int64_t *leaf_loc; /* by string index of a syscall name: its leaf location id, 0 none */
+  struct spantap_string_table strings;
+  size_t strings_written; /* strings already sent in a message */
+  int64_t *leaf_loc;      /* by string index of a syscall name: its leaf location id, 0 none */
   size_t nleaf;
   uint64_t next_loc; /* ids after the frames' own */
   uint64_t offcpu_loc;
@@ -114,14 +53,15 @@ struct pprof {
 };
 
 static int oom(struct pprof *p) {
-  snprintf(p->err, p->errlen, "Failed to allocate the pprof profile: strings=%zu", p->strings.n);
+  snprintf(p->err, p->errlen, "Failed to allocate the pprof profile: strings=%zu",
+           p->strings.count);
   return -ENOMEM;
 }
 
 /* Writes MSG with the strings added since the last message. */
 static int write_message(struct pprof *p, Profile *msg) {
-  msg->string_table = p->strings.str + p->strings.written;
-  msg->n_string_table = p->strings.n - p->strings.written;
+  msg->string_table = p->strings.strings + p->strings_written;
+  msg->n_string_table = p->strings.count - p->strings_written;
   size_t len = perftools__profiles__profile__get_packed_size(msg);
   uint8_t *buf = malloc(len ? len : 1);
   if (!buf)
@@ -130,7 +70,7 @@ static int write_message(struct pprof *p, Profile *msg) {
   int rc = p->sink->write(p->sink->ctx, buf, len, p->err, p->errlen);
   free(buf);
   if (rc == 0)
-    p->strings.written = p->strings.n;
+    p->strings_written = p->strings.count;
   return rc;
 }
 
@@ -191,7 +131,8 @@ static int add_sample(struct pprof *p, sqlite3_stmt *frames, int64_t stack_id, u
   s->value = p->values[i];
   s->n_value = NVALUES;
   size_t nl = 0;
-  int64_t keys[2] = {intern(&p->strings, "service"), intern(&p->strings, "syscall")};
+  int64_t keys[2] = {spantap_string_table_index(&p->strings, "service"),
+                     spantap_string_table_index(&p->strings, "syscall")};
   int64_t vals[2] = {service_idx, syscall_idx};
   if (keys[0] < 0 || keys[1] < 0)
     return oom(p);
@@ -215,7 +156,7 @@ static int64_t service_of(struct pprof *p, sqlite3_stmt *st, int col, int64_t pi
   const char *exe = spantap_rows_text(st, col, NULL);
   if (!exe)
     snprintf(buf, sizeof buf, "pid %lld", (long long)pid);
-  return intern(&p->strings, exe ? spantap_rows_basename(exe) : buf);
+  return spantap_string_table_index(&p->strings, exe ? spantap_rows_basename(exe) : buf);
 }
 
 static int write_samples(struct pprof *p, sqlite3_stmt *frames) {
@@ -228,7 +169,7 @@ static int write_samples(struct pprof *p, sqlite3_stmt *frames) {
   int got = 0;
   while (rc == 0 && (got = spantap_rows_next(st, "syscalls by stack", p->err, p->errlen)) == 1) {
     int64_t service = service_of(p, st, 2, spantap_rows_int(st, 1));
-    int64_t name = intern(&p->strings, spantap_rows_text(st, 3, "?"));
+    int64_t name = spantap_string_table_index(&p->strings, spantap_rows_text(st, 3, "?"));
     int64_t leaf = name >= 0 ? leaf_location(p, name) : -ENOMEM;
     if (service < 0 || leaf < 0)
       rc = oom(p);
@@ -272,8 +213,8 @@ static int write_tables(struct pprof *p) {
       Perftools__Profiles__Mapping *m = &maps[n];
       perftools__profiles__mapping__init(m);
       m->id = (uint64_t)spantap_rows_int(st, 0);
-      m->filename = intern(&p->strings, spantap_rows_text(st, 1, "?"));
-      m->build_id = intern(&p->strings, spantap_rows_text(st, 2, ""));
+      m->filename = spantap_string_table_index(&p->strings, spantap_rows_text(st, 1, "?"));
+      m->build_id = spantap_string_table_index(&p->strings, spantap_rows_text(st, 2, ""));
       m->has_functions = true; /* symbolized at record time: pprof must not try again */
       m->has_filenames = m->has_line_numbers = true;
       if (m->filename < 0 || m->build_id < 0)
@@ -331,7 +272,7 @@ static int write_tables(struct pprof *p) {
         leaf++;
       if (leaf < p->nleaf) {
         id = (uint64_t)p->leaf_loc[leaf];
-        snprintf(name, sizeof name, "%s", p->strings.str[leaf]);
+        snprintf(name, sizeof name, "%s", p->strings.strings[leaf]);
         leaf++;
       } else if (p->offcpu_loc) {
         id = p->offcpu_loc;
@@ -343,8 +284,8 @@ static int write_tables(struct pprof *p) {
       Perftools__Profiles__Function *f = &funcs[n];
       perftools__profiles__function__init(f);
       f->id = id;
-      f->name = f->system_name = intern(&p->strings, name);
-      f->filename = intern(&p->strings, file ? file : "");
+      f->name = f->system_name = spantap_string_table_index(&p->strings, name);
+      f->filename = spantap_string_table_index(&p->strings, file ? file : "");
       Perftools__Profiles__Line *l = &lines[n];
       perftools__profiles__line__init(l);
       l->function_id = id;
@@ -387,15 +328,15 @@ int spantap_export_pprof(const struct spantap_export_recording *rec,
   }
   p->rec = rec, p->sink = sink, p->err = err, p->errlen = errlen;
   sqlite3_stmt *frames = NULL;
-  int rc = intern(&p->strings, "") == 0 ? 0 : oom(p);
+  int rc = spantap_string_table_index(&p->strings, "") == 0 ? 0 : oom(p);
   /* the first message: the sample types, and the profile's own fields */
   static const char *const types[NVALUES][2] = {
       {"syscalls", "count"}, {"syscall_time", "nanoseconds"}, {"offcpu_time", "nanoseconds"}};
   Perftools__Profiles__ValueType vt[NVALUES], *vt_ptrs[NVALUES], period_type;
   for (int i = 0; rc == 0 && i < NVALUES; i++) {
     perftools__profiles__value_type__init(&vt[i]);
-    vt[i].type = intern(&p->strings, types[i][0]);
-    vt[i].unit = intern(&p->strings, types[i][1]);
+    vt[i].type = spantap_string_table_index(&p->strings, types[i][0]);
+    vt[i].unit = spantap_string_table_index(&p->strings, types[i][1]);
     vt_ptrs[i] = &vt[i];
     if (vt[i].type < 0 || vt[i].unit < 0)
       rc = oom(p);
@@ -434,7 +375,7 @@ int spantap_export_pprof(const struct spantap_export_recording *rec,
   if (rc == 0)
     rc = write_tables(p);
   sqlite3_finalize(frames);
-  strtab_free(&p->strings);
+  spantap_string_table_free(&p->strings);
   free(p->leaf_loc);
   free(p);
   return rc;

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+
 int spantap_module_name_check(const char *name) {
   size_t n = strlen(name);
   if (n == 0 || n > SPANTAP_MODULE_NAME_MAX)
@@ -38,12 +40,7 @@ int spantap_module_name_of_path(const char *path, char *out, size_t len) {
 }
 
 void spantap_module_name_of_script(const char *text, size_t len, char *out, size_t outlen) {
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)text[i];
-    h *= 0x100000001b3ULL;
-  }
-  snprintf(out, outlen, "spantap_%016llx", (unsigned long long)h);
+  snprintf(out, outlen, "spantap_%016llx", (unsigned long long)spantap_fnv1a(text, len));
 }
 
 /* Copies SRC to DST (created mode 0644, replaced if there). */

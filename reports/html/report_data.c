@@ -7,73 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/string_table.h"
 #include "reports/html/report_data.h"
-
-/* ---- a string table: each distinct text once, by index ---- */
-
-struct strtab {
-  char **strs; /* by index, owned */
-  size_t n, cap;
-  int64_t *slots; /* open addressing: index + 1, 0 empty */
-  size_t nslots;
-};
-
-static uint64_t str_hash(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-static void strtab_free(struct strtab *t) {
-  for (size_t i = 0; i < t->n; i++)
-    free(t->strs[i]);
-  free(t->strs);
-  free(t->slots);
-}
-
-static int strtab_grow(struct strtab *t) {
-  size_t nslots = t->nslots ? t->nslots * 2 : 1024;
-  int64_t *slots = calloc(nslots, sizeof *slots);
-  if (!slots)
-    return -ENOMEM;
-  for (size_t i = 0; i < t->n; i++) {
-    size_t j = str_hash(t->strs[i]) & (nslots - 1);
-    while (slots[j])
-      j = (j + 1) & (nslots - 1);
-    slots[j] = (int64_t)i + 1;
-  }
-  free(t->slots);
-  t->slots = slots;
-  t->nslots = nslots;
-  return 0;
-}
-
-/* The index of S in T, added when new; -ENOMEM. */
-static int64_t strtab_index(struct strtab *t, const char *s) {
-  if ((t->n + 1) * 2 > t->nslots && strtab_grow(t) < 0)
-    return -ENOMEM;
-  size_t j = str_hash(s) & (t->nslots - 1);
-  while (t->slots[j]) {
-    if (strcmp(t->strs[t->slots[j] - 1], s) == 0)
-      return t->slots[j] - 1;
-    j = (j + 1) & (t->nslots - 1);
-  }
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    char **strs = realloc(t->strs, cap * sizeof *strs);
-    if (!strs)
-      return -ENOMEM;
-    t->strs = strs;
-    t->cap = cap;
-  }
-  char *copy = strdup(s);
-  if (!copy)
-    return -ENOMEM;
-  t->strs[t->n] = copy;
-  t->slots[j] = (int64_t)t->n + 1;
-  return (int64_t)t->n++;
-}
 
 /* ---- JSON output ---- */
 
@@ -95,7 +30,7 @@ static void json_str(FILE *out, const char *s) {
 struct writer {
   sqlite3 *db;
   FILE *out;
-  struct strtab strings;
+  struct spantap_string_table strings;
   char *err;
   size_t errlen;
 };
@@ -131,8 +66,9 @@ static int write_rows(struct writer *w, const char *what, const char *sql, const
         else
           fprintf(w->out, "%lld", (long long)sqlite3_column_int64(st, c));
       } else if (types[c] == 'S') {
-        int64_t idx =
-            null ? -1 : strtab_index(&w->strings, (const char *)sqlite3_column_text(st, c));
+        int64_t idx = null ? -1
+                           : spantap_string_table_index(&w->strings,
+                                                        (const char *)sqlite3_column_text(st, c));
         if (idx < -1) {
           sqlite3_finalize(st);
           snprintf(w->err, w->errlen, "Failed to intern a text: query=%s error=out of memory",
@@ -430,10 +366,10 @@ int spantap_report_data_write(struct sqlite3 *db, struct sqlite3 *compare, FILE 
   if (rc < 0)
     goto done;
   fputs(",\"strings\":[", out);
-  for (size_t i = 0; i < w.strings.n; i++) {
+  for (size_t i = 0; i < w.strings.count; i++) {
     if (i)
       fputc(',', out);
-    json_str(out, w.strings.strs[i]);
+    json_str(out, w.strings.strings[i]);
   }
   fputs("]}", out);
   if (ferror(out)) {
@@ -442,6 +378,6 @@ int spantap_report_data_write(struct sqlite3 *db, struct sqlite3 *compare, FILE 
   }
 done:
   sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-  strtab_free(&w.strings);
+  spantap_string_table_free(&w.strings);
   return rc;
 }
