@@ -60,8 +60,9 @@ static unsigned ready_families(void *ctx) {
   return spantap_collector_stats(ctx)->ready_mask;
 }
 
-/* Closes the saved stream, which the collector wrote without checking.
- * Returns 0, or -EIO with what failed in ERR. */
+/* Closes the saved stream: the collector checked each write, the close (and
+ * the data it flushes) is the last check. Returns 0, or -EIO with what failed
+ * in ERR. */
 static int close_saved_stream(FILE *saved, const char *path, char *err, size_t errlen) {
   bool write_failed = ferror(saved) != 0;
   if (fclose(saved) != 0) {
@@ -123,7 +124,8 @@ static void print_end(const struct spantap_collector *col, const char *db, const
     fprintf(stderr, "spantap: %llu malformed lines skipped (first at line %llu: %s)\n",
             (unsigned long long)cs->malformed,
             (unsigned long long)cs->malformed_examples[0].line_no, cs->malformed_examples[0].why);
-  spantap_summary_print(db, stdout, 10, err, sizeof err);
+  if (spantap_summary_print(db, stdout, 10, err, sizeof err) < 0)
+    fprintf(stderr, "spantap: the summary could not be printed: %s\n", err);
   if (incomplete)
     fprintf(stderr, "spantap: the recording is INCOMPLETE: %s\n", incomplete);
 }
@@ -216,7 +218,9 @@ int spantap_cmd_record(int argc, char **argv) {
     /* the BPF runtime hands its records over through BPF maps (docs/bpf-transport.md) */
     rc = spantap_map_feed_new(sopts.script.queue_cookie, sopts.script.queue_ncpu, col, &feed);
     const struct spantap_session_source src = {.fd = -1, .readable = feed_turn, .ctx = feed};
-    if (rc < 0 || spantap_session_add_source(session, &src) < 0) {
+    if (rc == 0)
+      rc = spantap_session_add_source(session, &src);
+    if (rc < 0) {
       fprintf(stderr, "spantap record: Failed to create the BPF map reader: %s\n", strerror(-rc));
       goto cleanup;
     }
