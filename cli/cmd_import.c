@@ -94,16 +94,19 @@ int spantap_cmd_import(int argc, char **argv) {
   const struct spantap_collector_stats *s = col ? spantap_collector_stats(col) : NULL;
   if (rc == 0) {
     bool complete = s->begin_seen && s->end_seen;
-    spantap_store_meta(store, "complete", NULL, complete);
-    if (!complete)
-      spantap_store_meta(store, "incomplete_reason",
-                         s->begin_seen ? "the stream ends before the script's END record"
-                                       : "the stream has no BEGIN record",
-                         0);
-    spantap_store_meta(store, "stack_mode", NULL, s->stack_mode);
-    spantap_store_meta(store, "stack_depth", NULL, s->stack_depth);
-    spantap_store_meta(store, "source", path, 0);
-    spantap_collector_flush(col, err, sizeof err);
+    const struct spantap_meta_row rows[] = {
+        {"complete", NULL, complete},
+        {complete ? NULL : "incomplete_reason",
+         s->begin_seen ? "the stream ends before the script's END record"
+                       : "the stream has no BEGIN record",
+         0},
+        {"stack_mode", NULL, s->stack_mode},
+        {"stack_depth", NULL, s->stack_depth},
+        {"source", path, 0},
+    };
+    rc = spantap_store_meta_rows(store, rows, sizeof rows / sizeof rows[0], err, sizeof err);
+    if (rc == 0)
+      rc = spantap_collector_flush(col, err, sizeof err);
   }
   if (s && s->malformed) {
     fprintf(stderr, "spantap import: %llu malformed lines skipped",

@@ -88,10 +88,7 @@ static int store_metadata(struct spantap_store *store, const struct spantap_trac
   snprintf(kernel, sizeof kernel, "%s %s %s", u.sysname, u.release, u.machine);
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  const struct {
-    const char *key, *text;
-    int64_t num;
-  } rows[] = {
+  const struct spantap_meta_row rows[] = {
       {"command_line", cmdline, 0},
       {"kernel", kernel, 0},
       {"hostname", u.nodename, 0},
@@ -102,18 +99,9 @@ static int store_metadata(struct spantap_store *store, const struct spantap_trac
       {"ended_ns", NULL, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec},
       {"wall_clock_offset_ns", NULL, r->wall_clock_offset_ns}, /* add to *_ns for wall time */
       {"complete", NULL, incomplete == NULL},
-      {"incomplete_reason", incomplete, 0},
+      {incomplete ? "incomplete_reason" : NULL, incomplete, 0},
   };
-  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    if (strcmp(rows[i].key, "incomplete_reason") == 0 && !incomplete)
-      continue;
-    if (spantap_store_meta(store, rows[i].key, rows[i].text, rows[i].num) < 0) {
-      snprintf(err, errlen, "Failed to store the recording's metadata: key=%s: %s", rows[i].key,
-               spantap_store_errmsg(store));
-      return -EIO;
-    }
-  }
-  return 0;
+  return spantap_store_meta_rows(store, rows, sizeof rows / sizeof rows[0], err, errlen);
 }
 
 /* The end of a stored recording: skipped lines, the summary, why incomplete. */

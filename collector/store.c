@@ -363,6 +363,17 @@ int spantap_store_meta(struct spantap_store *s, const char *key, const char *tex
   return step(s, ST_META);
 }
 
+int spantap_store_meta_rows(struct spantap_store *s, const struct spantap_meta_row *rows, size_t n,
+                            char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].key && spantap_store_meta(s, rows[i].key, rows[i].text, rows[i].num) < 0) {
+      snprintf(err, errlen, "Failed to store the recording's metadata: key=%s: %s", rows[i].key,
+               spantap_store_errmsg(s));
+      return -EIO;
+    }
+  return 0;
+}
+
 int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, const char *exe,
                           int64_t start_ns, int64_t exec_ns, int64_t exit_ns, int64_t exit_status,
                           bool attached) {

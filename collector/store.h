@@ -41,6 +41,18 @@ const char *spantap_store_errmsg(const struct spantap_store *s);
 /* Row writers. Each returns 0 or -EIO; text arguments may be NULL (SQL NULL).
  * Ids are chosen by the caller (the collector interns them). */
 int spantap_store_meta(struct spantap_store *s, const char *key, const char *text, int64_t num);
+
+/* One row of the recording table: a key with a text or a number. */
+struct spantap_meta_row {
+  const char *key; /* NULL: the row is left out */
+  const char *text;
+  int64_t num;
+};
+
+/* Writes the N ROWS (those with a key) into the recording table. Returns 0,
+ * or -EIO with the key that failed and SQLite's message in ERR. */
+int spantap_store_meta_rows(struct spantap_store *s, const struct spantap_meta_row *rows, size_t n,
+                            char *err, size_t errlen);
 int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, const char *exe,
                           int64_t start_ns, int64_t exec_ns, int64_t exit_ns, int64_t exit_status,
                           bool attached);

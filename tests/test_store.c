@@ -104,6 +104,22 @@ static void test_rows_roundtrip(void **state) {
       query_int("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
+/* Metadata rows: every row with a key is written, a row without one left out. */
+static void test_meta_rows(void **state) {
+  (void)state;
+  struct spantap_store *s;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
+  const struct spantap_meta_row rows[] = {
+      {"complete", NULL, 1}, {NULL, "left out", 0}, {"source", "a.stream", 0}};
+  assert_int_equal(spantap_store_meta_rows(s, rows, 3, err, sizeof err), 0);
+  assert_int_equal(spantap_store_close(s, err, sizeof err), 0);
+  assert_int_equal(query_int("SELECT count(*) FROM recording WHERE key IN ('complete', 'source')"),
+                   2);
+  assert_int_equal(query_int("SELECT num_value FROM recording WHERE key = 'complete'"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM recording WHERE text_value = 'left out'"), 0);
+}
+
 static void test_committed_batches_survive(void **state) {
   (void)state;
   struct spantap_store *s;
@@ -127,6 +143,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_create_mode_and_refuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rows_roundtrip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_meta_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_committed_batches_survive, setup, teardown),
   };
   return cmocka_run_group_tests_name("store", tests, NULL, NULL);
