@@ -84,8 +84,8 @@ static int on_exec(struct spantap_collector *c, const struct spantap_record *r) 
   p->start_code = (uint64_t)v[SPANTAP_EXEC_start_code];
   p->end_code = (uint64_t)v[SPANTAP_EXEC_end_code];
   free(p->exe);
-  p->exe = strdup(path);
-  spantap_collector_name_service(c, pid, path, true);
+  if (!(p->exe = strdup(path)) || spantap_collector_name_service(c, pid, path, true) < 0)
+    return -ENOMEM;
   p->main_module_id = 0;
   p->maps_reads = 0;
   spantap_process_set_maps(p, NULL, 0);
@@ -377,6 +377,10 @@ int spantap_collector_push_record(struct spantap_collector *c, const struct span
   }
   if (rc < 0 && c->save_errno)
     return spantap_collector_save_failed(c, err, errlen);
+  if (rc == -ENOMEM) {
+    snprintf(err, errlen, "Failed to process %s: out of memory", r->desc->tag);
+    return -ENOMEM;
+  }
   if (rc < 0) {
     snprintf(err, errlen, "Failed to store %s: error=%s", r->desc->tag,
              spantap_store_errmsg(c->store));

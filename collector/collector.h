@@ -84,8 +84,9 @@ void spantap_collector_destroy(struct spantap_collector *c); /* NULL is a no-op 
 /* Passes one decoded record (borrowed for the call) through the pipeline:
  * the saved stream, the process mirror, stacks, the reorder window, spans and
  * the store. A record out of place or with impossible times is counted
- * malformed. Returns 0, or -EIO when the store or the saved stream failed or
- * the record speaks another format version (ERR says why): the caller stops. */
+ * malformed. Returns 0, -ENOMEM, or -EIO when the store or the saved stream
+ * failed or the record speaks another format version (ERR says why in every
+ * case): the caller stops. */
 int spantap_collector_push_record(struct spantap_collector *c, const struct spantap_record *rec,
                                   char *err, size_t errlen);
 

@@ -188,10 +188,12 @@ int spantap_collector_fork_process(struct spantap_collector *c,
   p->start_code = parent->start_code;
   p->end_code = parent->end_code;
   free(p->exe);
-  p->exe = parent->exe ? strdup(parent->exe) : NULL;
+  p->exe = NULL;
   if (parent->exe) {
     const char *service = spantap_collector_service(c, parent->pid);
-    spantap_collector_name_service(c, child_pid, service ? service : parent->exe, true);
+    if (!(p->exe = strdup(parent->exe)) ||
+        spantap_collector_name_service(c, child_pid, service ? service : parent->exe, true) < 0)
+      return -ENOMEM;
   }
   return spantap_process_set_maps(p, parent->maps, parent->nmaps); /* fork copies the layout */
 }
@@ -218,8 +220,8 @@ int spantap_collector_exec_text(struct spantap_collector *c, struct spantap_proc
     return 0;
   p->main_module_id = mod;
   free(p->exe);
-  p->exe = strdup(exe);
-  spantap_collector_name_service(c, p->pid, exe, false);
+  if (!(p->exe = strdup(exe)) || spantap_collector_name_service(c, p->pid, exe, false) < 0)
+    return -ENOMEM;
   struct spantap_mapping m = {.start = p->start_code,
                               .end = p->end_code,
                               .pgoff = text_off,
