@@ -343,12 +343,12 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
  * clock's range: events are ordered by ts + dur, which must not overflow), or
  * NULL. */
 static const char *take_record_time(struct spantap_collector *c, const struct spantap_record *r) {
-  if (r->desc->nfields < 1 || strcmp(r->desc->field_names[0], "ts") != 0)
+  bool has_dur;
+  if (!spantap_record_desc_timed(r->desc, &has_dur))
     return NULL;
   if (r->v[0] < 0)
     return "negative time";
-  if (r->desc->nfields >= 2 && strcmp(r->desc->field_names[1], "dur") == 0 &&
-      (r->v[1] < 0 || r->v[0] > INT64_MAX - r->v[1]))
+  if (has_dur && (r->v[1] < 0 || r->v[0] > INT64_MAX - r->v[1]))
     return "duration out of range";
   if (r->v[0] > c->newest_ts)
     c->newest_ts = r->v[0];

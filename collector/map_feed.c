@@ -112,10 +112,10 @@ static int64_t time_of(const struct held *h) {
     return INT64_MIN;
   if (d->kind == SPANTAP_REC_END)
     return INT64_MAX;
-  if (!d->nfields || strcmp(d->field_names[0], "ts") != 0)
+  bool has_dur;
+  if (!spantap_record_desc_timed(d, &has_dur))
     return INT64_MIN;
-  if (d->nfields >= 2 && strcmp(d->field_names[1], "dur") == 0 && h->v[1] > 0 &&
-      h->v[0] <= INT64_MAX - h->v[1])
+  if (has_dur && h->v[1] > 0 && h->v[0] <= INT64_MAX - h->v[1])
     return h->v[0] + h->v[1];
   return h->v[0];
 }

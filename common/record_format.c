@@ -41,3 +41,10 @@ const struct spantap_record_desc *spantap_record_desc_by_tag(const char *tag, si
       return &descs[i];
   return NULL;
 }
+
+bool spantap_record_desc_timed(const struct spantap_record_desc *d, bool *has_dur) {
+  bool timed = d->nfields >= 1 && strcmp(d->field_names[0], "ts") == 0;
+  if (has_dur)
+    *has_dur = timed && d->nfields >= 2 && strcmp(d->field_names[1], "dur") == 0;
+  return timed;
+}

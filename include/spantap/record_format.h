@@ -161,6 +161,11 @@ struct spantap_record_desc {
   bool written_by_script;
 };
 
+/* Whether records of D carry a time: their first field is ts. *HAS_DUR (may
+ * be NULL) tells whether a duration, dur, follows it (the record then
+ * completed at ts + dur). */
+bool spantap_record_desc_timed(const struct spantap_record_desc *d, bool *has_dur);
+
 /* Returns the description of KIND, or NULL when KIND is out of range. */
 const struct spantap_record_desc *spantap_record_desc_get(enum spantap_record_kind kind);
 
