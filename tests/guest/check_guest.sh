@@ -22,8 +22,25 @@ skip() { echo "SKIP: $*"; exit 77; }
 [ -x "$SPANTAP" ] || { echo "no $SPANTAP: run make first"; exit 1; }
 command -v sqlite3 > /dev/null || skip "the sqlite3 shell is missing (run ./bootstrap)"
 guest_prepare && guest_apps || exit 1
-guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 \
+guest_module spt_all --binary chain_fp --binary chain_nofp --events all,sched --stack-mode 2 \
   --stack-depth 8 || exit 1
+# No probe of the module runtime takes a lock: stap's translation (pass 3)
+# lists, for each probe, the global locks it takes; every list must be empty,
+# or every process's syscalls and context switches would contend for them.
+phase "lock-free probes (stap -p3)"
+"$SPANTAP" script --runtime kernel --binary chain_fp --events all,sched,faults -s 4 \
+  > "$W/out/locks.stp" &&
+  stap -g -p3 -r "$KVER" "$W/out/locks.stp" > "$W/out/locks.c" 2> "$W/out/locks.err" || {
+  cat "$W/out/locks.err"
+  echo "stap -p3 of the module runtime's script failed"
+  exit 1
+}
+probes=$(grep -c 'stp_probe_lock locks\[\] = {' "$W/out/locks.c")
+locked=$(awk '/stp_probe_lock locks\[\] = \{/ { getline next_line; if (next_line !~ /^ *\};/) n++ }
+  END { print n + 0 }' "$W/out/locks.c")
+[ "$probes" -ge 8 ] && [ "$locked" = 0 ] &&
+  ok "module runtime: none of the script's $probes probes takes a lock (all,sched,faults; mode 4)" ||
+  not_ok "module runtime: $locked of $probes probes take a global lock (out/locks.c)"
 # the demo's services, at the share's paths (run.sh finds them next to itself)
 mkdir -p "$W/demo/demo"
 for f in demo_front demo_middle demo_store; do
@@ -72,6 +89,13 @@ for v in fp nofp; do
     if [ "$s" = 4 ]; then
       printf '%s\n' "$stacks" | grep -q "chain_c < chain_c" && not_ok "$n: a frame is doubled" ||
         ok "$n: no doubled innermost frame"
+    fi
+    if [ "$s" = 1 ]; then # --events sched: the parent's waitpid() for its child
+      waits=$(q "$db" "SELECT count(*) FROM offcpu WHERE state = 1 AND dur_ns > 0")
+      strays=$(q "$db" "SELECT count(*) FROM offcpu WHERE pid NOT IN (SELECT pid FROM processes)")
+      [ "${waits:-0}" -ge 1 ] && [ "${strays:-1}" = 0 ] &&
+        ok "$n: off-CPU time recorded ($waits sleeps), of traced processes only" ||
+        not_ok "$n: off-CPU: ${waits:-0} sleeps, ${strays:-?} of untraced processes"
     fi
   done
 done
@@ -124,6 +148,9 @@ n_later=$(q "$db" "SELECT count(*) FROM processes WHERE exe LIKE '%chain_nofp'")
   not_ok "map: the process started later is missing"
 [ "${n_decoy:-1}" = 0 ] && ok "map: the decoy (same program, other name) is not traced" ||
   not_ok "map: the decoy has ${n_decoy:-?} syscalls"
+n_off_decoy=$(q "$db" "SELECT count(*) FROM offcpu WHERE pid = ${decoy:-0}")
+[ "${n_off_decoy:-1}" = 0 ] && ok "map: the decoy has no off-CPU records" ||
+  not_ok "map: the decoy has ${n_off_decoy:-?} off-CPU records"
 sm=$(q "$db" "SELECT group_concat(num_value, '/') FROM (SELECT num_value FROM recording
   WHERE key IN ('stack_mode', 'stack_depth') ORDER BY key DESC)")
 [ "$sm" = 2/8 ] && ok "map: record --module without -s/-d: the module's stack mode and depth (2/8)" ||
