@@ -8,7 +8,9 @@
  *   touch N   map N fresh pages and write one byte to each (N write faults)
  *   seq N     N getppid() numbered: call i passes i and ~i as its first two
  *             arguments (completeness tests: every call seen exactly once)
- * CHAIN_APP_START_DELAY_MS delays the start of every mode but loop. */
+ * CHAIN_APP_START_DELAY_MS delays the start of every mode but loop;
+ * CHAIN_APP_START_FILE=PATH then holds it until PATH exists (at most 5 min),
+ * so a test can start it only once a recording is tracing. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -173,6 +175,14 @@ int main(int argc, char **argv) {
   const char *delay = getenv("CHAIN_APP_START_DELAY_MS");
   if (delay)
     sleep_ms(atol(delay));
+  const char *start_file = getenv("CHAIN_APP_START_FILE");
+  for (int waited_ms = 0; start_file && access(start_file, F_OK) != 0; waited_ms += 10) {
+    if (waited_ms >= 300000) {
+      fprintf(stderr, "chain_app: %s did not appear within 5 min\n", start_file);
+      return 2;
+    }
+    sleep_ms(10);
+  }
   int rc = 0;
   if (strcmp(mode, "chain") == 0) {
     run_chain(n);

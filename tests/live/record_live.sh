@@ -91,10 +91,21 @@ check "file:line comes from debuginfo" 1 \
   "$(q "$WORK/m1.db" "SELECT count(*) > 0 FROM frames WHERE function = 'chain_c' AND file LIKE '%chain_app.c' AND line > 0")"
 
 # 4. --binary NAME finds a process already running when recording starts
-CHAIN_APP_START_DELAY_MS=4000 "$CHAIN_APP" chain 4 > /dev/null &
+# (it waits for a file created once the recording says it is tracing: a fixed
+# delay is too short when stap starts slowly on a loaded machine)
+rm -f "$WORK/go" "$WORK/record.out"
+CHAIN_APP_START_FILE=$WORK/go "$CHAIN_APP" chain 4 > /dev/null &
 early=$!
 sleep 0.5
-record "$WORK/bin.db" --events default,file --binary chain_app --duration 8
+record "$WORK/bin.db" --events default,file --binary chain_app --duration 8 &
+recording=$!
+for _ in $(seq 1200); do # 2 min for stap to start
+  grep -q '^spantap: tracing' "$WORK/record.out" 2> /dev/null && break
+  kill -0 "$recording" 2> /dev/null || break
+  sleep 0.1
+done
+touch "$WORK/go"
+wait "$recording"
 wait "$early"
 check "an already-running target is traced (4 dups)" 4 \
   "$(q "$WORK/bin.db" "SELECT count(*) FROM syscalls WHERE name = 'dup' AND pid = $early")"
