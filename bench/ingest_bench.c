@@ -219,8 +219,10 @@ static int hold_preamble(struct spantap_map_feed *feed, const struct text_map *t
       fprintf(stderr, "ingest_bench: bad preamble line %s: %s\n", line, why);
       return -1;
     }
-    if (spantap_map_feed_hold(feed, &r) < 0)
+    if (spantap_map_feed_hold(feed, &r) < 0) {
+      fprintf(stderr, "ingest_bench: cannot keep preamble line %s: out of memory\n", line);
       return -1;
+    }
   }
   return 0;
 }
@@ -294,12 +296,17 @@ static int run(long records, const struct text_map *t, struct result *out) {
     double g0 = now_s();
     workload_pass(&w, p);
     gen += now_s() - g0;
-    if (decode_queues(&w, dsc, dnc, hold, feed) < 0 ||
-        spantap_map_feed_push(feed, err, sizeof err) < 0)
+    if (decode_queues(&w, dsc, dnc, hold, feed) < 0) {
+      snprintf(err, sizeof err, "the decoder or the map feed failed: pass=%ld", p);
       rc = -1;
+    } else if (spantap_map_feed_push(feed, err, sizeof err) < 0) {
+      rc = -1;
+    }
   }
   if (rc == 0)
     rc = spantap_collector_finish(c, err, sizeof err);
+  if (rc == 0) /* every row written: what follows is the close alone */
+    rc = spantap_store_sync(store, err, sizeof err);
   double t1 = now_s();
   if (rc == 0)
     rc = spantap_store_close(store, err, sizeof err); /* builds the indexes */
@@ -357,8 +364,7 @@ static int run_apart(long records, const struct text_map *t, struct result *out)
 
 static void print_run(const char *name, const struct result *r) {
   double n = (double)r->records;
-  printf("%s: %ld records (%" PRIu64 " frames, %" PRIu64 " stacks symbolized, %" PRIu64
-         " spans)\n",
+  printf("%s: %ld records (%" PRIu64 " frames, %" PRIu64 " stacks symbolized, %" PRIu64 " spans)\n",
          name, r->records, r->frames, r->stacks, r->spans);
   printf("  decoder alone (baseline): %10.0f records/s\n", n / r->decode_s);
   printf("  while recording:          %10.0f records/s  (%.2fx the decoder's time; decode to "
