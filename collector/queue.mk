@@ -10,7 +10,10 @@ libspantap_la_SOURCES += \
 	collector/map_feed.h collector/map_feed.c collector/time_order.h collector/time_order.c
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed
+check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed \
+	tests/test_time_order
+tests_test_time_order_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_time_order_LDADD = libspantap.la $(CMOCKA_LIBS)
 tests_test_map_feed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_map_feed_LDADD = libspantap.la $(CMOCKA_LIBS) $(SQLITE_LIBS)
 tests_test_queue_emit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
