@@ -20,9 +20,11 @@
 struct spantap_store;
 
 /* Creates the database at PATH. Refuses an existing file with -EEXIST unless
- * FORCE, which removes it first. Every batch committed stays readable if the
- * process dies later (WAL, synchronous=NORMAL). Returns an owned store in *OUT (destroy with
- * spantap_store_close or spantap_store_destroy); on error returns -errno and explains in ERR. */
+ * FORCE, which removes it first. Every batch the writer thread has committed
+ * stays readable if the process dies later (WAL, synchronous=NORMAL); starts
+ * the writer thread (SQLite must be built thread-safe: -ENOTSUP otherwise). Returns an owned store
+ * in *OUT (destroy with spantap_store_close or spantap_store_destroy); on error returns -errno and
+ * explains in ERR. */
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen);
 
