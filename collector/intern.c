@@ -1,13 +1,11 @@
 /* Interning table: open addressing with linear probing over a power-of-two
- * slot array; keys live in one growing arena so a lookup costs one hash and,
- * usually, one memcmp. */
+ * slot array; keys live in one growing arena so a lookup costs one hash (a
+ * word at a time) and, usually, one memcmp. */
 #include "collector/intern.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/hash.h"
 
 struct slot {
   uint64_t hash;
@@ -23,10 +21,25 @@ struct spantap_intern {
   size_t arena_len, arena_cap;
 };
 
+/* Eight bytes at a time (keys are mostly arrays of 64-bit ids and
+ * addresses), each word mixed in by a multiply, then murmur3's final mix. */
 static uint64_t hash_bytes(const void *key, size_t len) {
-  uint64_t h = spantap_fnv1a(key, len); /* then a final mix */
+  const unsigned char *p = key;
+  uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ (len * UINT64_C(0xc2b2ae3d27d4eb4f));
+  uint64_t w;
+  for (; len >= 8; p += 8, len -= 8) {
+    memcpy(&w, p, 8);
+    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 32;
+  }
+  if (len) {
+    w = 0;
+    memcpy(&w, p, len);
+    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 32;
+  }
   h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
+  h *= UINT64_C(0xc4ceb9fe1a85ec53);
   h ^= h >> 33;
   return h;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collector/time_order.h"
 #include "common/array_grow.h"
 
 /* One record of a pass, copied out of the decoder's buffers. */
@@ -20,12 +21,6 @@ struct held {
   char text[SPANTAP_QUEUE_TEXT_MAX];
 };
 
-/* The order of a pass: by time, then as delivered. */
-struct order {
-  int64_t ts;
-  size_t idx;
-};
-
 struct spantap_map_feed {
   struct spantap_bpf_map_source *src;
   struct spantap_collector *col;
@@ -35,8 +30,8 @@ struct spantap_map_feed {
   uint64_t *frames;
   uint8_t *slots;
   size_t nframes, frames_cap;
-  struct order *order;
-  size_t order_cap;
+  struct spantap_time_order_item *order, *order_tmp; /* (time, index held) */
+  size_t order_cap, order_tmp_cap;
   uint64_t lost_reported, bad_reported;
 };
 
@@ -65,6 +60,7 @@ void spantap_map_feed_destroy(struct spantap_map_feed *f) {
   free(f->frames);
   free(f->slots);
   free(f->order);
+  free(f->order_tmp);
   free(f);
 }
 
@@ -120,25 +116,20 @@ static int64_t time_of(const struct held *h) {
   return h->v[0];
 }
 
-static int by_time(const void *a, const void *b) {
-  const struct order *x = a, *y = b;
-  if (x->ts != y->ts)
-    return x->ts < y->ts ? -1 : 1;
-  return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
 int spantap_map_feed_push(struct spantap_map_feed *f, char *err, size_t errlen) {
-  if (spantap_array_grow((void **)&f->order, &f->order_cap, f->nheld, sizeof *f->order) < 0) {
+  if (spantap_array_grow((void **)&f->order, &f->order_cap, f->nheld, sizeof *f->order) < 0 ||
+      spantap_array_grow((void **)&f->order_tmp, &f->order_tmp_cap, f->nheld,
+                         sizeof *f->order_tmp) < 0) {
     snprintf(err, errlen, "Failed to order a pass: records=%zu: %s", f->nheld, strerror(ENOMEM));
     return -ENOMEM;
   }
   for (size_t i = 0; i < f->nheld; i++)
-    f->order[i] = (struct order){.ts = time_of(&f->held[i]), .idx = i};
-  if (f->nheld)
-    qsort(f->order, f->nheld, sizeof *f->order, by_time);
+    f->order[i] = (struct spantap_time_order_item){spantap_time_order_key(time_of(&f->held[i])), i};
+  /* stable: ties in the order held */
+  spantap_time_order_sort(f->order, f->order_tmp, f->nheld);
   struct spantap_record rec;
   for (size_t i = 0; i < f->nheld; i++) {
-    const struct held *h = &f->held[f->order[i].idx];
+    const struct held *h = &f->held[f->order[i].value];
     memset(&rec, 0, offsetof(struct spantap_record, frames));
     rec.desc = h->desc;
     memcpy(rec.v, h->v, sizeof rec.v);

@@ -7,10 +7,13 @@ libspantap_la_SOURCES += \
 	runtime/queue_emit.h runtime/queue_emit.c \
 	collector/queue_decode.h collector/queue_decode.c \
 	collector/bpf_map_source.h collector/bpf_map_source.c \
-	collector/map_feed.h collector/map_feed.c
+	collector/map_feed.h collector/map_feed.c collector/time_order.h collector/time_order.c
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed
+check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed \
+	tests/test_time_order
+tests_test_time_order_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_test_time_order_LDADD = libspantap.la $(CMOCKA_LIBS)
 tests_test_map_feed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_map_feed_LDADD = libspantap.la $(CMOCKA_LIBS) $(SQLITE_LIBS)
 tests_test_queue_emit_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

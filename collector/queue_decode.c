@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/time_order.h"
 #include "collector/u64_map.h"
 #include "common/array_grow.h"
 
@@ -143,10 +144,13 @@ int spantap_stack_table_resolve(const struct spantap_stack_table *t, uint64_t id
 
 /* ---- the decoder ---- */
 
-struct entry {
-  uint64_t tag;
-  const uint64_t *key;
-};
+/* A key to order: its tag and its address. */
+static struct spantap_time_order_item entry(const uint64_t *key) {
+  return (struct spantap_time_order_item){key[0], (uint64_t)(uintptr_t)key};
+}
+static const uint64_t *key_of(const struct spantap_time_order_item *e) {
+  return (const uint64_t *)(uintptr_t)e->value;
+}
 
 struct text {
   uint64_t tag;
@@ -160,8 +164,8 @@ struct spantap_queue_decoder {
   uint64_t *next;         /* per CPU: the next record number not yet delivered or counted lost */
   uint64_t *pend, *pend2; /* kept keys, and the buffer the next pass keeps into */
   size_t npend, pend_cap, pend2_cap;
-  struct entry *ents;
-  size_t ents_cap;
+  struct spantap_time_order_item *ents, *ents_tmp; /* (tag, address of the key) */
+  size_t ents_cap, ents_tmp_cap;
   const uint64_t **out; /* deliverable keys, per CPU runs */
   size_t out_cap;
   size_t *run_start, *run_end;
@@ -202,6 +206,7 @@ void spantap_queue_decoder_destroy(struct spantap_queue_decoder *d) {
   free(d->pend);
   free(d->pend2);
   free(d->ents);
+  free(d->ents_tmp);
   free(d->out);
   free(d->run_start);
   free(d->run_end);
@@ -216,11 +221,6 @@ spantap_queue_decoder_stats(const struct spantap_queue_decoder *d) {
 
 const struct spantap_queue_desc *spantap_queue_decoder_desc(const struct spantap_queue_decoder *d) {
   return &d->desc;
-}
-
-static int cmp_entry(const void *a, const void *b) {
-  uint64_t x = ((const struct entry *)a)->tag, y = ((const struct entry *)b)->tag;
-  return x < y ? -1 : x > y;
 }
 
 static int cmp_text(const void *a, const void *b) {
@@ -334,6 +334,7 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
   }
   size_t total = d->npend + nkeys;
   if (spantap_array_grow((void **)&d->ents, &d->ents_cap, total, sizeof *d->ents) < 0 ||
+      spantap_array_grow((void **)&d->ents_tmp, &d->ents_tmp_cap, total, sizeof *d->ents_tmp) < 0 ||
       spantap_array_grow((void **)&d->out, &d->out_cap, total, sizeof *d->out) < 0)
     return -ENOMEM;
   if (d->desc.has_text && ntexts && take_texts(d, text_tags, texts, ntexts) < 0)
@@ -341,7 +342,7 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
 
   size_t ne = 0;
   for (size_t i = 0; i < d->npend; i++)
-    d->ents[ne++] = (struct entry){d->pend[i * kw], d->pend + i * kw};
+    d->ents[ne++] = entry(d->pend + i * kw);
   for (size_t i = 0; i < nkeys; i++) {
     const uint64_t *k = keys + i * kw;
     if (k[0] == d->cookie) {
@@ -355,10 +356,9 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
       d->stats.malformed++;
       continue;
     }
-    d->ents[ne++] = (struct entry){k[0], k};
+    d->ents[ne++] = entry(k);
   }
-  if (ne) /* qsort's array may not be NULL, even when empty */
-    qsort(d->ents, ne, sizeof *d->ents, cmp_entry);
+  spantap_time_order_sort(d->ents, d->ents_tmp, ne);
 
   /* walk each CPU's records in sequence order against its counter */
   size_t nout = 0, nkeep = 0;
@@ -368,20 +368,20 @@ int spantap_queue_decode_pass(struct spantap_queue_decoder *d, const uint64_t *c
   for (unsigned c = 0; c < d->ncpu; c++) {
     d->run_start[c] = nout;
     uint64_t prev = UINT64_MAX;
-    for (; e < ne && SPANTAP_QUEUE_TAG_CPU(d->ents[e].tag) == c; e++) {
-      uint64_t tag = d->ents[e].tag, n = SPANTAP_QUEUE_TAG_SEQ(tag);
+    for (; e < ne && SPANTAP_QUEUE_TAG_CPU(d->ents[e].key) == c; e++) {
+      uint64_t tag = d->ents[e].key, n = SPANTAP_QUEUE_TAG_SEQ(tag);
       if (tag == prev || n < d->next[c]) {
         d->stats.duplicates++;
         continue;
       }
       prev = tag;
       if (n >= counters[c]) {
-        memcpy(d->pend2 + nkeep++ * kw, d->ents[e].key, kw * sizeof(uint64_t));
+        memcpy(d->pend2 + nkeep++ * kw, key_of(&d->ents[e]), kw * sizeof(uint64_t));
         continue;
       }
       d->stats.lost += n - d->next[c];
       d->next[c] = n + 1;
-      d->out[nout++] = d->ents[e].key;
+      d->out[nout++] = key_of(&d->ents[e]);
     }
     d->run_end[c] = nout;
     d->stats.lost += counters[c] - d->next[c];

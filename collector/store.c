@@ -1,6 +1,8 @@
-/* SQLite store of a recording. Rows are written through statements prepared
- * once (bind, step, reset) inside one transaction per batch; indexes are built
- * when the recording closes, after the bulk of the rows is in. */
+/* SQLite store of a recording. The row writers keep rows in groups that a
+ * writer thread (collector/group_writer.h) writes through statements prepared
+ * once (bind, step, reset; runs of one table MULTI_ROWS rows per execution)
+ * inside one transaction per batch; indexes are built when the recording
+ * closes, after the bulk of the rows is in. */
 #include "collector/store.h"
 
 #include <errno.h>
@@ -13,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collector/group_writer.h"
+#include "common/array_grow.h"
 #include "common/kernel_abi.h"
 
 /* Spans and traces, derived by collector/spans.c; documented in docs/schema.md. */
@@ -186,14 +190,67 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_TRACE] = "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
+/* Rows go to the writer thread in groups: a group is a run of rows (the
+ * statement and its values, texts copied into the group) handed over when it
+ * holds GROUP_ROWS rows or GROUP_TEXT_BYTES of text, or at a commit. The
+ * thread writes runs of MULTI_ROWS rows of one statement with one execution
+ * of that statement's multi-row form. Memory in flight: at most
+ * WRITER_DEPTH + 2 groups (spantap_store_memory_bound). */
+#define GROUP_ROWS 2048
+#define GROUP_TEXT_BYTES (256 * 1024)
+#define WRITER_DEPTH 4
+#define MULTI_ROWS 64
+#define ROW_COMMIT ST__COUNT /* a row that commits the transaction and begins the next */
+
+/* The statements written MULTI_ROWS rows at a time: plain inserts of the
+ * tables that grow with the recording. */
+static const bool stmt_multi[ST__COUNT] = {
+    [ST_PROC_EVENT] = true, [ST_STACK_FRAME] = true, [ST_SYSCALL] = true, [ST_TCP] = true,
+    [ST_OFFCPU] = true,     [ST_FAULT] = true,       [ST_SPAN] = true,    [ST_SPAN_EDGE] = true,
+};
+
+enum { VALUE_NULL = -1, VALUE_INT = -2 };
+
+/* One bound value: an integer, NULL, or text (LEN >= 0 bytes at offset I of
+ * the group's text). */
+struct value {
+  int64_t i;
+  int32_t len;
+};
+
+struct row {
+  uint32_t stmt;  /* enum stmt_id, or ROW_COMMIT */
+  uint32_t first; /* its first value in the group's values */
+};
+
+struct group {
+  struct row rows[GROUP_ROWS + 1];
+  unsigned nrows;
+  struct value *vals;
+  size_t nvals, vals_cap;
+  char *text;
+  size_t text_len, text_cap;
+};
+
 struct spantap_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
-  bool in_txn;
+  sqlite3_stmt *multi[ST__COUNT]; /* MULTI_ROWS rows per execution, for stmt_multi */
+  int nparams[ST__COUNT];
+  bool in_txn; /* the writer thread's while it runs */
+  struct spantap_group_writer *writer;
+  struct group *cur; /* the group being filled */
+  int failed;        /* the first failure seen by the caller's thread: sticky */
+  char errmsg[512];  /* what it was */
 };
 
 const char *spantap_store_errmsg(const struct spantap_store *s) {
-  return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+  if (!s)
+    return "no database";
+  if (s->failed)
+    return s->errmsg;
+  /* while the writer runs, the connection is its own: no sqlite3_errmsg here */
+  return s->writer ? "no error" : s->db ? sqlite3_errmsg(s->db) : "no database";
 }
 
 static int exec_sql(struct spantap_store *s, const char *sql, const char *what, char *err,
@@ -207,11 +264,210 @@ static int exec_sql(struct spantap_store *s, const char *sql, const char *what, 
   return 0;
 }
 
+static void group_free(void *item) {
+  struct group *g = item;
+  if (!g)
+    return;
+  free(g->vals);
+  free(g->text);
+  free(g);
+}
+
+static void group_reset(struct group *g) {
+  g->nrows = 0;
+  g->nvals = g->text_len = 0;
+}
+
+/* The name of the table statement ID writes, for messages. */
+static const char *stmt_table(unsigned id) {
+  static const char *const names[ST__COUNT] = {[ST_META] = "recording",
+                                               [ST_PROCESS] = "processes",
+                                               [ST_THREAD] = "threads",
+                                               [ST_PROC_EVENT] = "process_events",
+                                               [ST_MAPPING] = "mappings",
+                                               [ST_MODULE] = "modules",
+                                               [ST_FRAME] = "frames",
+                                               [ST_STACK] = "stacks",
+                                               [ST_STACK_FRAME] = "stack_frames",
+                                               [ST_CONN] = "connections",
+                                               [ST_SYSCALL] = "syscalls",
+                                               [ST_TCP] = "tcp_states",
+                                               [ST_OFFCPU] = "offcpu",
+                                               [ST_FAULT] = "page_faults",
+                                               [ST_SPAN] = "spans",
+                                               [ST_SPAN_EDGE] = "span_edges",
+                                               [ST_TRACE] = "traces"};
+  return id < ST__COUNT ? names[id] : "?";
+}
+
+/* Binds the values of row R of G from parameter FIRST on. */
+static void bind_row(sqlite3_stmt *st, int first, const struct group *g, const struct row *r,
+                     int n) {
+  const struct value *v = g->vals + r->first;
+  for (int k = 0; k < n; k++) {
+    if (v[k].len == VALUE_INT)
+      sqlite3_bind_int64(st, first + k, v[k].i);
+    else if (v[k].len == VALUE_NULL)
+      sqlite3_bind_null(st, first + k);
+    else /* an empty text is no NULL, even before the group holds any text */
+      sqlite3_bind_text(st, first + k, v[k].len ? g->text + v[k].i : "", v[k].len, SQLITE_STATIC);
+  }
+}
+
+static int step_stmt(struct spantap_store *s, sqlite3_stmt *st, unsigned id, unsigned rows,
+                     char *err, size_t errlen) {
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE)
+    snprintf(err, errlen, "Failed to insert into %s: rows=%u error=%s", stmt_table(id), rows,
+             sqlite3_errmsg(s->db));
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int commit_and_begin(struct spantap_store *s, char *err, size_t errlen) {
+  if (s->in_txn) {
+    int rc = exec_sql(s, "COMMIT", "commit batch", err, errlen);
+    s->in_txn = false;
+    if (rc < 0) {
+      size_t n = strlen(err);
+      exec_sql(s, "ROLLBACK", "roll back batch", err + n, errlen - n);
+      return rc;
+    }
+  }
+  int rc = exec_sql(s, "BEGIN", "begin transaction", err, errlen);
+  if (rc == 0)
+    s->in_txn = true;
+  return rc;
+}
+
+/* The writer thread's work: the rows of one group, in order. */
+static int write_group(void *item, void *ctx, char *err, size_t errlen) {
+  struct group *g = item;
+  struct spantap_store *s = ctx;
+  int rc = 0;
+  for (unsigned r = 0; rc == 0 && r < g->nrows;) {
+    unsigned id = g->rows[r].stmt;
+    if (id == ROW_COMMIT) {
+      rc = commit_and_begin(s, err, errlen);
+      r++;
+      continue;
+    }
+    int n = s->nparams[id];
+    unsigned run = 1;
+    if (s->multi[id])
+      while (run < MULTI_ROWS && r + run < g->nrows && g->rows[r + run].stmt == id)
+        run++;
+    if (run == MULTI_ROWS) {
+      for (unsigned k = 0; k < run; k++)
+        bind_row(s->multi[id], 1 + (int)k * n, g, &g->rows[r + k], n);
+      rc = step_stmt(s, s->multi[id], id, run, err, errlen);
+      r += run;
+    } else {
+      bind_row(s->st[id], 1, g, &g->rows[r], n);
+      rc = step_stmt(s, s->st[id], id, 1, err, errlen);
+      r++;
+    }
+  }
+  group_reset(g);
+  return rc;
+}
+
+/* Notes the first failure (ERR) in S. Returns -EIO. */
+static int fail(struct spantap_store *s, const char *err) {
+  if (!s->failed) {
+    s->failed = -EIO;
+    snprintf(s->errmsg, sizeof s->errmsg, "%s", err);
+  }
+  return -EIO;
+}
+
+/* Hands the current group to the writer and takes a fresh one. Returns 0 or
+ * -EIO (the writer's first error, or no memory for a group). */
+static int submit(struct spantap_store *s) {
+  char err[512];
+  void *done = NULL;
+  int rc = spantap_group_writer_submit(s->writer, s->cur, &done, err, sizeof err);
+  s->cur = done;
+  if (!s->cur)
+    s->cur = calloc(1, sizeof *s->cur);
+  if (rc < 0)
+    return fail(s, err);
+  if (!s->cur)
+    return fail(s, "Failed to allocate a group of rows: out of memory");
+  return 0;
+}
+
+/* Starts row ID of the current group: returns where its values go, or NULL
+ * (the store has failed, or no memory). */
+static struct value *row_begin(struct spantap_store *s, enum stmt_id id) {
+  if (s->failed || !s->cur)
+    return NULL;
+  struct group *g = s->cur;
+  size_t n = (size_t)s->nparams[id];
+  if (g->nvals + n > g->vals_cap &&
+      spantap_array_grow((void **)&g->vals, &g->vals_cap, g->nvals + n, sizeof *g->vals) < 0) {
+    fail(s, "Failed to keep a row for the writer: out of memory");
+    return NULL;
+  }
+  g->rows[g->nrows] = (struct row){.stmt = id, .first = (uint32_t)g->nvals};
+  return g->vals + g->nvals;
+}
+
+/* Ends the row begun: it belongs to the group now. Returns 0 or -EIO. */
+static int row_end(struct spantap_store *s) {
+  if (s->failed)
+    return -EIO;
+  struct group *g = s->cur;
+  g->nvals += (size_t)s->nparams[g->rows[g->nrows].stmt];
+  g->nrows++;
+  if (g->nrows >= GROUP_ROWS || g->text_len >= GROUP_TEXT_BYTES)
+    return submit(s);
+  return 0;
+}
+
+static void put_int(struct value *v, int64_t i) {
+  *v = (struct value){.i = i, .len = VALUE_INT};
+}
+static void put_null(struct value *v) {
+  *v = (struct value){.len = VALUE_NULL};
+}
+/* An id below 1 is NULL. */
+static void put_id(struct value *v, int64_t id) {
+  if (id > 0)
+    put_int(v, id);
+  else
+    put_null(v);
+}
+/* A copy of T (NULL: SQL NULL) in the group's text. */
+static void put_text(struct spantap_store *s, struct value *v, const char *t) {
+  if (!t) {
+    put_null(v);
+    return;
+  }
+  struct group *g = s->cur;
+  size_t len = strlen(t);
+  if (g->text_len + len > g->text_cap &&
+      spantap_array_grow((void **)&g->text, &g->text_cap, g->text_len + len, 1) < 0) {
+    put_null(v);
+    fail(s, "Failed to keep a row's text for the writer: out of memory");
+    return;
+  }
+  memcpy(g->text + g->text_len, t, len);
+  *v = (struct value){.i = (int64_t)g->text_len, .len = (int32_t)len};
+  g->text_len += len;
+}
+
 void spantap_store_destroy(struct spantap_store *s) {
   if (!s)
     return;
-  for (int i = 0; i < ST__COUNT; i++)
+  /* the groups already handed over are written (committed ones stay); the
+   * one being filled is dropped, and the open transaction rolls back */
+  spantap_group_writer_stop(s->writer, NULL, 0);
+  group_free(s->cur);
+  for (int i = 0; i < ST__COUNT; i++) {
     sqlite3_finalize(s->st[i]);
+    sqlite3_finalize(s->multi[i]);
+  }
   sqlite3_close(s->db);
   free(s);
 }
@@ -224,6 +480,53 @@ int spantap_store_remove(const char *path) {
     snprintf(side, sizeof side, "%s%s", path, sides[i]);
     unlink(side);
   }
+  return rc;
+}
+
+/* Prepares statement ID and, for stmt_multi, its form with MULTI_ROWS value
+ * tuples (the single form's "VALUES (...)" repeated). Returns 0 or -EIO. */
+static int prepare(struct spantap_store *s, int id, char *err, size_t errlen) {
+  if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) !=
+      SQLITE_OK) {
+    snprintf(err, errlen, "Failed to prepare statement: sql=%s error=%s", stmt_sql[id],
+             sqlite3_errmsg(s->db));
+    return -EIO;
+  }
+  s->nparams[id] = sqlite3_bind_parameter_count(s->st[id]);
+  if (!stmt_multi[id])
+    return 0;
+  const char *tuple = strstr(stmt_sql[id], "VALUES (");
+  if (!tuple) {
+    snprintf(err, errlen, "Failed to prepare statement: sql=%s error=no VALUES tuple",
+             stmt_sql[id]);
+    return -EIO;
+  }
+  tuple += strlen("VALUES ");
+  size_t head = (size_t)(tuple - stmt_sql[id]), tlen = strlen(tuple);
+  char *sql = malloc(head + MULTI_ROWS * (tlen + 2) + 1);
+  if (!sql) {
+    snprintf(err, errlen, "Failed to prepare statement: sql=%s error=out of memory", stmt_sql[id]);
+    return -ENOMEM;
+  }
+  char *p = sql + head;
+  memcpy(sql, stmt_sql[id], head);
+  for (int k = 0; k < MULTI_ROWS; k++) {
+    if (k) {
+      memcpy(p, ", ", 2);
+      p += 2;
+    }
+    memcpy(p, tuple, tlen);
+    p += tlen;
+  }
+  *p = '\0';
+  int rc = 0;
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->multi[id], NULL) !=
+      SQLITE_OK) {
+    snprintf(err, errlen, "Failed to prepare the %d-row statement: sql=%s error=%s", MULTI_ROWS,
+             stmt_sql[id], sqlite3_errmsg(s->db));
+    rc = -EIO;
+  }
+  free(sql);
   return rc;
 }
 
@@ -241,6 +544,15 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
       return rc;
     }
   }
+  /* the connection moves between threads (opened and closed here, written by
+   * the writer thread in between, never by two at once): multi-thread mode */
+  if (!sqlite3_threadsafe()) {
+    snprintf(err, errlen,
+             "Failed to open database: path=%s error=this SQLite library was built without "
+             "thread support (SQLITE_THREADSAFE=0)",
+             path);
+    return -ENOTSUP;
+  }
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     int e = errno;
@@ -253,7 +565,10 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
   fchmod(fd, 0600);
   close(fd);
   struct spantap_store *s = calloc(1, sizeof *s);
-  if (!s) {
+  if (s)
+    s->cur = calloc(1, sizeof *s->cur);
+  if (!s || !s->cur) {
+    free(s);
     unlink(path);
     snprintf(err, errlen, "Failed to allocate store: path=%s", path);
     return -ENOMEM;
@@ -272,44 +587,73 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
                     "configure database", err, errlen);
   if (rc == 0)
     rc = exec_sql(s, schema_sql, "create schema", err, errlen);
-  for (int i = 0; rc == 0 && i < ST__COUNT; i++) {
-    if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-        SQLITE_OK) {
-      snprintf(err, errlen, "Failed to prepare statement: sql=%s error=%s", stmt_sql[i],
-               sqlite3_errmsg(s->db));
-      rc = -EIO;
-    }
-  }
+  for (int i = 0; rc == 0 && i < ST__COUNT; i++)
+    rc = prepare(s, i, err, errlen);
   if (rc == 0)
     rc = exec_sql(s, "BEGIN", "begin transaction", err, errlen);
+  if (rc == 0) {
+    s->in_txn = true;
+    rc = spantap_group_writer_new(WRITER_DEPTH, write_group, group_free, s, &s->writer);
+    if (rc < 0)
+      snprintf(err, errlen, "Failed to start the database writer thread: path=%s errno=%s", path,
+               strerror(-rc));
+  }
   if (rc < 0) {
     spantap_store_destroy(s);
     unlink(path);
     return rc;
   }
-  s->in_txn = true;
   *out = s;
   return 0;
 }
 
+size_t spantap_store_memory_bound(void) {
+  /* a group's rows and, at most, its values (the widest row) and text */
+  size_t group =
+      sizeof(struct group) + GROUP_ROWS * 27 * sizeof(struct value) + 2 * GROUP_TEXT_BYTES;
+  return (WRITER_DEPTH + 2) * group;
+}
+
+/* The failure noted, into ERR. Returns -EIO. */
+static int failed(struct spantap_store *s, char *err, size_t errlen) {
+  snprintf(err, errlen, "%s", s->errmsg);
+  return -EIO;
+}
+
 int spantap_store_commit(struct spantap_store *s, char *err, size_t errlen) {
-  if (s->in_txn) {
-    int rc = exec_sql(s, "COMMIT", "commit batch", err, errlen);
-    s->in_txn = false;
-    if (rc < 0) {
-      exec_sql(s, "ROLLBACK", "roll back batch", err + strlen(err), 0);
-      return rc;
-    }
+  if (s->failed || !s->cur)
+    return failed(s, err, errlen);
+  struct group *g = s->cur; /* rows[] has room for this one past GROUP_ROWS */
+  g->rows[g->nrows++] = (struct row){.stmt = ROW_COMMIT, .first = (uint32_t)g->nvals};
+  if (submit(s) < 0)
+    return failed(s, err, errlen);
+  return 0;
+}
+
+int spantap_store_sync(struct spantap_store *s, char *err, size_t errlen) {
+  if (s->failed)
+    return failed(s, err, errlen);
+  if (s->cur->nrows && submit(s) < 0)
+    return failed(s, err, errlen);
+  char msg[512];
+  if (spantap_group_writer_wait(s->writer, msg, sizeof msg) < 0) {
+    fail(s, msg);
+    return failed(s, err, errlen);
   }
-  int rc = exec_sql(s, "BEGIN", "begin transaction", err, errlen);
-  if (rc == 0)
-    s->in_txn = true;
-  return rc;
+  return 0;
 }
 
 int spantap_store_close(struct spantap_store *s, char *err, size_t errlen) {
   int rc = 0;
-  if (s->in_txn) {
+  if (!s->failed && s->cur->nrows)
+    submit(s);
+  char msg[512];
+  if (spantap_group_writer_stop(s->writer, msg, sizeof msg) < 0)
+    fail(s, msg);
+  s->writer = NULL;
+  if (s->failed)
+    rc = failed(s, err, errlen);
+  if (rc == 0 && s->in_txn) {
     rc = exec_sql(s, "COMMIT", "commit last batch", err, errlen);
     s->in_txn = false;
   }
@@ -322,47 +666,28 @@ int spantap_store_close(struct spantap_store *s, char *err, size_t errlen) {
     rc = exec_sql(s, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpoint", err, errlen);
   for (int i = 0; i < ST__COUNT; i++) {
     sqlite3_finalize(s->st[i]);
-    s->st[i] = NULL;
+    sqlite3_finalize(s->multi[i]);
+    s->st[i] = s->multi[i] = NULL;
   }
   if (sqlite3_close(s->db) != SQLITE_OK && rc == 0) {
     snprintf(err, errlen, "Failed to close database: error=%s", sqlite3_errmsg(s->db));
     rc = -EIO;
   }
   s->db = NULL;
+  group_free(s->cur);
   free(s);
   return rc;
 }
 
-/* Binding helpers: a NULL text binds SQL NULL; an id below 1 binds NULL. */
-static void bind_text(sqlite3_stmt *st, int i, const char *t) {
-  if (t)
-    sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null(st, i);
-}
-static void bind_id(sqlite3_stmt *st, int i, int64_t id) {
-  if (id > 0)
-    sqlite3_bind_int64(st, i, id);
-  else
-    sqlite3_bind_null(st, i);
-}
-
-static int step(struct spantap_store *s, enum stmt_id id) {
-  sqlite3_stmt *st = s->st[id];
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
 int spantap_store_meta(struct spantap_store *s, const char *key, const char *text, int64_t num) {
-  sqlite3_stmt *st = s->st[ST_META];
-  bind_text(st, 1, key);
-  bind_text(st, 2, text);
-  sqlite3_bind_int64(st, 3, num);
-  return step(s, ST_META);
+  struct value *v = row_begin(s, ST_META);
+  if (!v)
+    return -EIO;
+  put_text(s, &v[0], key);
+  put_text(s, &v[1], text);
+  put_int(&v[2], num);
+  return row_end(s);
 }
-
 int spantap_store_meta_rows(struct spantap_store *s, const struct spantap_meta_row *rows, size_t n,
                             char *err, size_t errlen) {
   for (size_t i = 0; i < n; i++)
@@ -377,96 +702,116 @@ int spantap_store_meta_rows(struct spantap_store *s, const struct spantap_meta_r
 int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, const char *exe,
                           int64_t start_ns, int64_t exec_ns, int64_t exit_ns, int64_t exit_status,
                           bool attached) {
-  sqlite3_stmt *st = s->st[ST_PROCESS];
-  sqlite3_bind_int64(st, 1, pid);
-  bind_id(st, 2, ppid);
-  bind_text(st, 3, exe);
-  bind_id(st, 4, start_ns);
-  bind_id(st, 5, exec_ns);
-  bind_id(st, 6, exit_ns);
-  if (exit_status >= 0)
-    sqlite3_bind_int64(st, 7, exit_status);
-  sqlite3_bind_int(st, 8, attached);
-  return step(s, ST_PROCESS);
+  struct value *v = row_begin(s, ST_PROCESS);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], pid);
+  put_id(&v[1], ppid);
+  put_text(s, &v[2], exe);
+  put_id(&v[3], start_ns);
+  put_id(&v[4], exec_ns);
+  put_id(&v[5], exit_ns);
+  put_int(&v[6], exit_status);
+  if (exit_status < 0)
+    put_null(&v[6]);
+  put_int(&v[7], attached);
+  return row_end(s);
 }
 
 int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int64_t start_ns,
                          int64_t exit_ns) {
-  sqlite3_stmt *st = s->st[ST_THREAD];
-  sqlite3_bind_int64(st, 1, tid);
-  sqlite3_bind_int64(st, 2, pid);
-  bind_id(st, 3, start_ns);
-  bind_id(st, 4, exit_ns);
-  return step(s, ST_THREAD);
+  struct value *v = row_begin(s, ST_THREAD);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], tid);
+  put_int(&v[1], pid);
+  put_id(&v[2], start_ns);
+  put_id(&v[3], exit_ns);
+  return row_end(s);
 }
 
 int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind, int64_t pid,
                                 int64_t tid, int64_t other_pid, int64_t other_tid, const char *path,
                                 int64_t status) {
-  sqlite3_stmt *st = s->st[ST_PROC_EVENT];
-  sqlite3_bind_int64(st, 1, ts);
-  bind_text(st, 2, kind);
-  sqlite3_bind_int64(st, 3, pid);
-  sqlite3_bind_int64(st, 4, tid);
-  bind_id(st, 5, other_pid);
-  bind_id(st, 6, other_tid);
-  bind_text(st, 7, path);
-  if (status >= 0)
-    sqlite3_bind_int64(st, 8, status);
-  return step(s, ST_PROC_EVENT);
+  struct value *v = row_begin(s, ST_PROC_EVENT);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], ts);
+  put_text(s, &v[1], kind);
+  put_int(&v[2], pid);
+  put_int(&v[3], tid);
+  put_id(&v[4], other_pid);
+  put_id(&v[5], other_tid);
+  put_text(s, &v[6], path);
+  put_int(&v[7], status);
+  if (status < 0)
+    put_null(&v[7]);
+  return row_end(s);
 }
 
 int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, uint64_t end,
                           uint64_t pgoff, const char *perms, int64_t module_id) {
-  sqlite3_stmt *st = s->st[ST_MAPPING];
-  sqlite3_bind_int64(st, 1, pid);
-  sqlite3_bind_int64(st, 2, (int64_t)start);
-  sqlite3_bind_int64(st, 3, (int64_t)end);
-  sqlite3_bind_int64(st, 4, (int64_t)pgoff);
-  bind_text(st, 5, perms);
-  bind_id(st, 6, module_id);
-  return step(s, ST_MAPPING);
+  struct value *v = row_begin(s, ST_MAPPING);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], pid);
+  put_int(&v[1], (int64_t)start);
+  put_int(&v[2], (int64_t)end);
+  put_int(&v[3], (int64_t)pgoff);
+  put_text(s, &v[4], perms);
+  put_id(&v[5], module_id);
+  return row_end(s);
 }
 
 int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
                          const char *build_id) {
-  sqlite3_stmt *st = s->st[ST_MODULE];
-  sqlite3_bind_int64(st, 1, id);
-  bind_text(st, 2, path);
-  bind_text(st, 3, build_id && *build_id ? build_id : NULL);
-  return step(s, ST_MODULE);
+  struct value *v = row_begin(s, ST_MODULE);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], id);
+  put_text(s, &v[1], path);
+  put_text(s, &v[2], build_id && *build_id ? build_id : NULL);
+  return row_end(s);
 }
 
 int spantap_store_frame(struct spantap_store *s, int64_t id, int64_t module_id, uint64_t rel_addr,
                         const char *function, uint64_t offset, const char *file, int line) {
-  sqlite3_stmt *st = s->st[ST_FRAME];
-  sqlite3_bind_int64(st, 1, id);
-  bind_id(st, 2, module_id);
-  sqlite3_bind_int64(st, 3, (int64_t)rel_addr);
-  bind_text(st, 4, function && *function ? function : NULL);
-  if (function && *function)
-    sqlite3_bind_int64(st, 5, (int64_t)offset);
-  bind_text(st, 6, file && *file ? file : NULL);
-  if (line > 0)
-    sqlite3_bind_int(st, 7, line);
-  return step(s, ST_FRAME);
+  struct value *v = row_begin(s, ST_FRAME);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], id);
+  put_id(&v[1], module_id);
+  put_int(&v[2], (int64_t)rel_addr);
+  put_text(s, &v[3], function && *function ? function : NULL);
+  put_int(&v[4], (int64_t)offset);
+  if (!function || !*function)
+    put_null(&v[4]);
+  put_text(s, &v[5], file && *file ? file : NULL);
+  put_int(&v[6], line);
+  if (line <= 0)
+    put_null(&v[6]);
+  return row_end(s);
 }
 
 int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *frame_ids,
                         unsigned nframes, unsigned flags, int64_t app_frame_id) {
-  sqlite3_stmt *st = s->st[ST_STACK];
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int(st, 2, (int)nframes);
-  sqlite3_bind_int(st, 3, (int)flags);
-  bind_id(st, 4, app_frame_id);
-  if (step(s, ST_STACK) < 0)
+  struct value *v = row_begin(s, ST_STACK);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], id);
+  put_int(&v[1], (int)nframes);
+  put_int(&v[2], (int)flags);
+  put_id(&v[3], app_frame_id);
+  if (row_end(s) < 0)
     return -EIO;
   for (unsigned i = 0; i < nframes; i++) {
-    sqlite3_stmt *sf = s->st[ST_STACK_FRAME];
-    sqlite3_bind_int64(sf, 1, id);
-    sqlite3_bind_int(sf, 2, (int)i);
-    sqlite3_bind_int64(sf, 3, frame_ids[i]);
-    if (step(s, ST_STACK_FRAME) < 0)
+    struct value *f = row_begin(s, ST_STACK_FRAME);
+    if (!f)
+      return -EIO;
+    put_int(&f[0], id);
+    put_int(&f[1], (int)i);
+    put_int(&f[2], frame_ids[i]);
+    if (row_end(s) < 0)
       return -EIO;
   }
   return 0;
@@ -475,125 +820,141 @@ int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *fram
 int spantap_store_connection(struct spantap_store *s, int64_t id, int family, int proto,
                              const char *laddr, int lport, const char *raddr, int rport,
                              uint64_t sock) {
-  sqlite3_stmt *st = s->st[ST_CONN];
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int(st, 2, family);
-  sqlite3_bind_int(st, 3, proto);
-  bind_text(st, 4, laddr);
-  sqlite3_bind_int(st, 5, lport);
-  bind_text(st, 6, raddr);
-  sqlite3_bind_int(st, 7, rport);
-  sqlite3_bind_int64(st, 8, (int64_t)sock);
-  return step(s, ST_CONN);
+  struct value *v = row_begin(s, ST_CONN);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], id);
+  put_int(&v[1], family);
+  put_int(&v[2], proto);
+  put_text(s, &v[3], laddr);
+  put_int(&v[4], lport);
+  put_text(s, &v[5], raddr);
+  put_int(&v[6], rport);
+  put_int(&v[7], (int64_t)sock);
+  return row_end(s);
 }
 
 int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid,
                           int64_t tid, int64_t nr, const char *name, const char *class_name,
                           const int64_t args[3], int64_t ret, int64_t stack_id, int64_t conn_id,
                           int64_t span_id) {
-  sqlite3_stmt *st = s->st[ST_SYSCALL];
-  sqlite3_bind_int64(st, 1, ts);
-  sqlite3_bind_int64(st, 2, dur);
-  sqlite3_bind_int64(st, 3, pid);
-  sqlite3_bind_int64(st, 4, tid);
-  sqlite3_bind_int64(st, 5, nr);
-  /* static strings, or the caller's buffer that outlives this step */
-  sqlite3_bind_text(st, 6, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, class_name, -1, SQLITE_STATIC);
+  struct value *v = row_begin(s, ST_SYSCALL);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], ts);
+  put_int(&v[1], dur);
+  put_int(&v[2], pid);
+  put_int(&v[3], tid);
+  put_int(&v[4], nr);
+  /* copied: the writer thread binds them later */
+  put_text(s, &v[5], name);
+  put_text(s, &v[6], class_name);
   for (int i = 0; i < 3; i++)
-    sqlite3_bind_int64(st, 8 + i, args[i]);
-  sqlite3_bind_int64(st, 11, ret);
-  bind_id(st, 12, stack_id);
-  bind_id(st, 13, conn_id);
-  bind_id(st, 14, span_id);
-  return step(s, ST_SYSCALL);
+    put_int(&v[7 + i], args[i]);
+  put_int(&v[10], ret);
+  put_id(&v[11], stack_id);
+  put_id(&v[12], conn_id);
+  put_id(&v[13], span_id);
+  return row_end(s);
 }
 
 int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                             int64_t conn_id, int old_state, int new_state, int64_t stack_id) {
-  sqlite3_stmt *st = s->st[ST_TCP];
-  sqlite3_bind_int64(st, 1, ts);
-  sqlite3_bind_int64(st, 2, pid);
-  sqlite3_bind_int64(st, 3, tid);
-  bind_id(st, 4, conn_id);
-  bind_text(st, 5, spantap_tcp_state_name(old_state));
-  bind_text(st, 6, spantap_tcp_state_name(new_state));
-  bind_id(st, 7, stack_id);
-  return step(s, ST_TCP);
+  struct value *v = row_begin(s, ST_TCP);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], ts);
+  put_int(&v[1], pid);
+  put_int(&v[2], tid);
+  put_id(&v[3], conn_id);
+  put_text(s, &v[4], spantap_tcp_state_name(old_state));
+  put_text(s, &v[5], spantap_tcp_state_name(new_state));
+  put_id(&v[6], stack_id);
+  return row_end(s);
 }
 
 int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid, int64_t tid,
                          int64_t state, int64_t span_id) {
-  sqlite3_stmt *st = s->st[ST_OFFCPU];
-  sqlite3_bind_int64(st, 1, ts);
-  sqlite3_bind_int64(st, 2, dur);
-  sqlite3_bind_int64(st, 3, pid);
-  sqlite3_bind_int64(st, 4, tid);
-  sqlite3_bind_int64(st, 5, state);
-  bind_id(st, 6, span_id);
-  return step(s, ST_OFFCPU);
+  struct value *v = row_begin(s, ST_OFFCPU);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], ts);
+  put_int(&v[1], dur);
+  put_int(&v[2], pid);
+  put_int(&v[3], tid);
+  put_int(&v[4], state);
+  put_id(&v[5], span_id);
+  return row_end(s);
 }
 
 int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                              uint64_t address, int64_t error_code, int64_t stack_id,
                              int64_t span_id) {
-  sqlite3_stmt *st = s->st[ST_FAULT];
-  sqlite3_bind_int64(st, 1, ts);
-  sqlite3_bind_int64(st, 2, pid);
-  sqlite3_bind_int64(st, 3, tid);
-  sqlite3_bind_int64(st, 4, (int64_t)address);
-  sqlite3_bind_int64(st, 5, error_code);
-  bind_id(st, 6, stack_id);
-  bind_id(st, 7, span_id);
-  return step(s, ST_FAULT);
+  struct value *v = row_begin(s, ST_FAULT);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], ts);
+  put_int(&v[1], pid);
+  put_int(&v[2], tid);
+  put_int(&v[3], (int64_t)address);
+  put_int(&v[4], error_code);
+  put_id(&v[5], stack_id);
+  put_id(&v[6], span_id);
+  return row_end(s);
 }
 
 int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r) {
-  sqlite3_stmt *st = s->st[ST_SPAN];
+  struct value *v = row_begin(s, ST_SPAN);
+  if (!v)
+    return -EIO;
   const int64_t nums[] = {r->bytes_in,  r->bytes_out, r->syscalls,   r->net_ns,
                           r->file_ns,   r->mem_ns,    r->proc_ns,    r->other_ns,
                           r->offcpu_ns, r->switches,  r->page_faults};
-  sqlite3_bind_int64(st, 1, r->id);
-  sqlite3_bind_int64(st, 2, r->trace_id);
-  bind_id(st, 3, r->parent_id);
-  bind_text(st, 4, r->kind);
-  sqlite3_bind_int64(st, 5, r->pid);
-  sqlite3_bind_int64(st, 6, r->tid);
-  bind_text(st, 7, r->service);
-  bind_id(st, 8, r->conn_id);
-  sqlite3_bind_int64(st, 9, r->start_ns);
-  sqlite3_bind_int64(st, 10, r->end_ns);
-  sqlite3_bind_int64(st, 11, r->end_ns - r->start_ns);
-  bind_text(st, 12, r->status);
-  sqlite3_bind_int(st, 13, r->depth);
-  sqlite3_bind_int(st, 14, r->critical);
+  put_int(&v[0], r->id);
+  put_int(&v[1], r->trace_id);
+  put_id(&v[2], r->parent_id);
+  put_text(s, &v[3], r->kind);
+  put_int(&v[4], r->pid);
+  put_int(&v[5], r->tid);
+  put_text(s, &v[6], r->service);
+  put_id(&v[7], r->conn_id);
+  put_int(&v[8], r->start_ns);
+  put_int(&v[9], r->end_ns);
+  put_int(&v[10], r->end_ns - r->start_ns);
+  put_text(s, &v[11], r->status);
+  put_int(&v[12], r->depth);
+  put_int(&v[13], r->critical);
   for (int i = 0; i < (int)(sizeof nums / sizeof nums[0]); i++)
-    sqlite3_bind_int64(st, 15 + i, nums[i]);
-  bind_id(st, 26, r->start_stack_id);
-  bind_id(st, 27, r->end_stack_id);
-  return step(s, ST_SPAN);
+    put_int(&v[14 + i], nums[i]);
+  put_id(&v[25], r->start_stack_id);
+  put_id(&v[26], r->end_stack_id);
+  return row_end(s);
 }
 
 int spantap_store_span_edge(struct spantap_store *s, int64_t parent_id, int64_t child_id,
                             const char *kind) {
-  sqlite3_stmt *st = s->st[ST_SPAN_EDGE];
-  sqlite3_bind_int64(st, 1, parent_id);
-  sqlite3_bind_int64(st, 2, child_id);
-  bind_text(st, 3, kind);
-  return step(s, ST_SPAN_EDGE);
+  struct value *v = row_begin(s, ST_SPAN_EDGE);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], parent_id);
+  put_int(&v[1], child_id);
+  put_text(s, &v[2], kind);
+  return row_end(s);
 }
 
 int spantap_store_trace(struct spantap_store *s, const struct spantap_trace_row *r) {
-  sqlite3_stmt *st = s->st[ST_TRACE];
-  sqlite3_bind_int64(st, 1, r->id);
-  bind_id(st, 2, r->root_span_id);
-  sqlite3_bind_int64(st, 3, r->start_ns);
-  sqlite3_bind_int64(st, 4, r->end_ns);
-  sqlite3_bind_int64(st, 5, r->end_ns - r->start_ns);
-  sqlite3_bind_int64(st, 6, r->spans);
-  sqlite3_bind_int(st, 7, r->depth);
-  bind_text(st, 8, r->services);
-  bind_text(st, 9, r->critical_path);
-  sqlite3_bind_int(st, 10, r->complete);
-  return step(s, ST_TRACE);
+  struct value *v = row_begin(s, ST_TRACE);
+  if (!v)
+    return -EIO;
+  put_int(&v[0], r->id);
+  put_id(&v[1], r->root_span_id);
+  put_int(&v[2], r->start_ns);
+  put_int(&v[3], r->end_ns);
+  put_int(&v[4], r->end_ns - r->start_ns);
+  put_int(&v[5], r->spans);
+  put_int(&v[6], r->depth);
+  put_text(s, &v[7], r->services);
+  put_text(s, &v[8], r->critical_path);
+  put_int(&v[9], r->complete);
+  return row_end(s);
 }

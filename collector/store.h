@@ -1,6 +1,13 @@
 /* SQLite store of a recording: creates the database (mode 0600, WAL), writes
- * rows in batched transactions with statements prepared once, and closes it
- * cleanly. The tables are documented in docs/schema.md. */
+ * rows in batched transactions with statements prepared once, on a writer
+ * thread of its own, and closes it cleanly. The tables are documented in
+ * docs/schema.md.
+ *
+ * Threads: the row writers only queue the rows; a writer thread (every signal
+ * blocked) writes them in order while the caller goes on. A failure of the
+ * writer is kept and returned by the next call of any function here (with
+ * its message in spantap_store_errmsg), so a row writer may return the error
+ * of an earlier row. All calls on one store come from one thread. */
 #ifndef SPANTAP_STORE_H
 #define SPANTAP_STORE_H
 
@@ -13,9 +20,11 @@
 struct spantap_store;
 
 /* Creates the database at PATH. Refuses an existing file with -EEXIST unless
- * FORCE, which removes it first. Every batch committed stays readable if the
- * process dies later (WAL, synchronous=NORMAL). Returns an owned store in *OUT (destroy with
- * spantap_store_close or spantap_store_destroy); on error returns -errno and explains in ERR. */
+ * FORCE, which removes it first. Every batch the writer thread has committed
+ * stays readable if the process dies later (WAL, synchronous=NORMAL); starts
+ * the writer thread (SQLite must be built thread-safe: -ENOTSUP otherwise). Returns an owned store
+ * in *OUT (destroy with spantap_store_close or spantap_store_destroy); on error returns -errno and
+ * explains in ERR. */
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen);
 
@@ -24,19 +33,32 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
  * removed. */
 int spantap_store_remove(const char *path);
 
-/* Commits the open batch and starts the next. Returns 0 or -EIO (ERR says why). */
+/* Ends the open batch: the writer thread commits it after its rows, and
+ * starts the next. Returns 0 or -EIO (ERR says why: this or an earlier
+ * failure of the writer). A batch is durable once the writer has committed
+ * it, at most a few thousand rows later (spantap_store_sync waits for it). */
 int spantap_store_commit(struct spantap_store *s, char *err, size_t errlen);
 
-/* Commits, builds indexes, checkpoints the WAL and closes. The store is freed
- * whatever the result. Returns 0 or -EIO. */
+/* Waits until the writer thread has written every row queued so far (and
+ * committed the batches ended). Returns 0 or -EIO (ERR says why). */
+int spantap_store_sync(struct spantap_store *s, char *err, size_t errlen);
+
+/* Writes what is queued, stops the writer thread, commits, builds indexes,
+ * checkpoints the WAL and closes. The store is freed whatever the result.
+ * Returns 0 or -EIO (ERR says why: the writer's first failure, or the close's). */
 int spantap_store_close(struct spantap_store *s, char *err, size_t errlen);
 
-/* Frees S without committing the open batch (rows of earlier batches stay).
- * NULL is a no-op. */
+/* Frees S without committing the open batch: the batches already ended are
+ * written and stay, the rows after them are dropped. NULL is a no-op. */
 void spantap_store_destroy(struct spantap_store *s);
 
-/* The last SQLite error of S, for messages. */
+/* The store's first failure (or, before the writer thread runs, SQLite's
+ * last error), for messages. */
 const char *spantap_store_errmsg(const struct spantap_store *s);
+
+/* The most bytes the rows on their way to the writer thread hold (the groups
+ * queued, being written and being filled), whatever the recording's length. */
+size_t spantap_store_memory_bound(void);
 
 /* Row writers. Each returns 0 or -EIO; text arguments may be NULL (SQL NULL).
  * Ids are chosen by the caller (the collector interns them). */

@@ -1,5 +1,6 @@
 /* Tests of the SQLite store: file creation rules, rows written and read back,
- * committed batches surviving an abandoned store. */
+ * committed batches surviving an abandoned store, multi-row runs, the writer
+ * thread's errors and its sync. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +139,86 @@ static void test_committed_batches_survive(void **state) {
   spantap_store_destroy(NULL);
 }
 
+/* Runs of one table go 64 rows per statement: 3 full runs and a partial one
+ * of 5, broken by rows of other tables, plus more rows than a group holds.
+ * Every row is there, in order (ids follow the order written), with its
+ * values and NULLs. */
+static void test_multi_row_runs_and_partial_batch(void **state) {
+  (void)state;
+  struct spantap_store *s;
+  char err[512];
+  assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
+  for (int64_t i = 1; i <= 64 * 3 + 5; i++) {
+    int64_t args[3] = {i, -i, 0};
+    assert_int_equal(spantap_store_syscall(s, 1000 + i, 10, 7, 7, 0, i % 2 ? "read" : "write",
+                                           i % 3 ? "file" : NULL, args, i, i % 4, 0, 0),
+                     0);
+    if (i == 100) /* breaks a run: the rows around it keep their order */
+      assert_int_equal(spantap_store_process_event(s, i, "exec", 7, 7, 0, 0, "", -1), 0);
+  }
+  for (int64_t i = 1; i <= 5000; i++)
+    assert_int_equal(spantap_store_offcpu(s, i, 1, 7, 7, 1, i % 2), 0);
+  assert_int_equal(spantap_store_close(s, err, sizeof err), 0);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 197);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE ts_ns != 1000 + id OR ret != id"
+                             " OR arg0 != id OR arg1 != -id"),
+                   0);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE class IS NULL"), 65);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE stack_id IS NULL"), 49);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls WHERE name = 'read'"), 99);
+  assert_int_equal(query_int("SELECT id FROM syscalls ORDER BY id DESC LIMIT 1"), 197);
+  /* an empty text stays an empty text, not NULL */
+  assert_int_equal(query_int("SELECT count(*) FROM process_events WHERE path = ''"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM offcpu"), 5000);
+  assert_int_equal(query_int("SELECT sum(ts_ns) FROM offcpu"), 5000 * 5001 / 2);
+  assert_int_equal(query_int("SELECT count(*) FROM offcpu WHERE span_id IS NULL"), 2500);
+}
+
+/* The writer thread's failure is not dropped: a row that breaks a constraint
+ * is queued without error, and the failure comes back from the next calls
+ * (commit, later rows, close) with SQLite's message and the table. */
+static void test_writer_error_returned(void **state) {
+  (void)state;
+  struct spantap_store *s;
+  char err[512] = "";
+  assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
+  assert_int_equal(spantap_store_module(s, 1, "/bin/a", NULL), 0);
+  assert_int_equal(spantap_store_module(s, 1, "/bin/b", NULL), 0); /* the same id: fails later */
+  assert_int_equal(spantap_store_sync(s, err, sizeof err), -EIO);
+  assert_non_null(strstr(err, "modules"));
+  assert_non_null(strstr(err, "UNIQUE constraint failed"));
+  assert_non_null(strstr(spantap_store_errmsg(s), "UNIQUE constraint failed"));
+  int64_t args[3] = {0, 0, 0};
+  assert_int_equal(spantap_store_syscall(s, 1, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0),
+                   -EIO);
+  err[0] = '\0';
+  assert_int_equal(spantap_store_commit(s, err, sizeof err), -EIO);
+  assert_non_null(strstr(err, "UNIQUE constraint failed"));
+  err[0] = '\0';
+  assert_int_equal(spantap_store_close(s, err, sizeof err), -EIO);
+  assert_non_null(strstr(err, "UNIQUE constraint failed"));
+}
+
+/* Commits with nothing new, and spantap_store_sync: once it returns, a
+ * committed batch is in the file for other readers while the store is open. */
+static void test_sync_makes_commits_visible(void **state) {
+  (void)state;
+  struct spantap_store *s;
+  char err[512];
+  int64_t args[3] = {0, 0, 0};
+  assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
+  assert_int_equal(spantap_store_commit(s, err, sizeof err), 0);
+  assert_int_equal(spantap_store_commit(s, err, sizeof err), 0);
+  for (int i = 0; i < 3000; i++)
+    assert_int_equal(spantap_store_syscall(s, i, 1, 1, 1, 39, "getpid", "other", args, 1, 0, 0, 0),
+                     0);
+  assert_int_equal(spantap_store_commit(s, err, sizeof err), 0);
+  assert_int_equal(spantap_store_sync(s, err, sizeof err), 0);
+  assert_int_equal(query_int("SELECT count(*) FROM syscalls"), 3000);
+  assert_int_equal(spantap_store_close(s, err, sizeof err), 0);
+  assert_true(spantap_store_memory_bound() > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create_mode_and_refuse, setup, teardown),
@@ -145,6 +226,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rows_roundtrip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_meta_rows, setup, teardown),
       cmocka_unit_test_setup_teardown(test_committed_batches_survive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_multi_row_runs_and_partial_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_error_returned, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sync_makes_commits_visible, setup, teardown),
   };
   return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -1,0 +1,206 @@
+/* Tests of the group writer thread: items written in order, waiting for the
+ * writer, the first error kept and returned (never dropped) with nothing
+ * written after it, every item given back or freed, back-pressure of the
+ * bounded queue, and the writer thread's blocked signals. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "collector/group_writer.h"
+
+struct sink {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int written[1000];
+  int nwritten;
+  int fail_at;      /* the item whose write fails, -1: none */
+  bool gate_closed; /* the first write waits while it is */
+  bool signals_blocked;
+  int freed;
+};
+
+static int write_item(void *item, void *ctx, char *err, size_t errlen) {
+  struct sink *s = ctx;
+  int v = *(int *)item;
+  sigset_t mask;
+  pthread_sigmask(SIG_SETMASK, NULL, &mask);
+  pthread_mutex_lock(&s->lock);
+  s->signals_blocked = sigismember(&mask, SIGINT) && sigismember(&mask, SIGTERM);
+  while (s->gate_closed)
+    pthread_cond_wait(&s->cond, &s->lock);
+  int rc = 0;
+  if (v == s->fail_at) {
+    snprintf(err, errlen, "Failed to write item: item=%d", v);
+    rc = -EIO;
+  } else {
+    s->written[s->nwritten++] = v;
+  }
+  pthread_mutex_unlock(&s->lock);
+  return rc;
+}
+
+static struct sink *freed_sink;
+static void free_item(void *item) {
+  freed_sink->freed++; /* called from the writer thread or at stop, never both at once */
+  free(item);
+}
+
+static int *item(int v) {
+  int *p = malloc(sizeof *p);
+  assert_non_null(p);
+  *p = v;
+  return p;
+}
+
+static struct sink *sink_new(void) {
+  struct sink *s = calloc(1, sizeof *s);
+  assert_non_null(s);
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->cond, NULL);
+  s->fail_at = -1;
+  freed_sink = s;
+  return s;
+}
+
+static void sink_free(struct sink *s) {
+  pthread_cond_destroy(&s->cond);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+static void test_in_order_and_wait(void **state) {
+  (void)state;
+  struct sink *s = sink_new();
+  struct spantap_group_writer *w;
+  char err[256];
+  assert_int_equal(spantap_group_writer_new(0, write_item, free_item, s, &w), -EINVAL);
+  assert_int_equal(spantap_group_writer_new(3, write_item, free_item, s, &w), 0);
+  int reused = 0;
+  for (int i = 0; i < 200; i++) {
+    void *done = NULL;
+    assert_int_equal(spantap_group_writer_submit(w, item(i), &done, err, sizeof err), 0);
+    if (done) { /* written already: reuse means free here */
+      reused++;
+      free(done);
+    }
+  }
+  assert_int_equal(spantap_group_writer_wait(w, err, sizeof err), 0);
+  assert_int_equal(s->nwritten, 200); /* wait returned: everything is written */
+  for (int i = 0; i < 200; i++)
+    assert_int_equal(s->written[i], i);
+  assert_int_equal(spantap_group_writer_queued(w), 0);
+  assert_int_equal(spantap_group_writer_error(w, err, sizeof err), 0);
+  void *r;
+  while ((r = spantap_group_writer_reclaim(w))) {
+    reused++;
+    free(r);
+  }
+  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), 0);
+  assert_int_equal(reused + s->freed, 200); /* every item came back once */
+  assert_true(s->signals_blocked);
+  assert_int_equal(spantap_group_writer_stop(NULL, err, sizeof err), 0);
+  sink_free(s);
+}
+
+static void test_error_kept_and_returned(void **state) {
+  (void)state;
+  struct sink *s = sink_new();
+  s->fail_at = 5;
+  struct spantap_group_writer *w;
+  char err[256] = "";
+  assert_int_equal(spantap_group_writer_new(2, write_item, free_item, s, &w), 0);
+  int failed_submits = 0;
+  for (int i = 0; i < 20; i++)
+    if (spantap_group_writer_submit(w, item(i), NULL, err, sizeof err) < 0)
+      failed_submits++;
+  err[0] = '\0';
+  assert_int_equal(spantap_group_writer_wait(w, err, sizeof err), -EIO);
+  assert_string_equal(err, "Failed to write item: item=5");
+  assert_true(failed_submits <= 14); /* item 5's failure can only show after it is taken */
+  /* nothing after the failed item was written: the order would be broken */
+  assert_int_equal(s->nwritten, 5);
+  err[0] = '\0';
+  assert_int_equal(spantap_group_writer_submit(w, item(99), NULL, err, sizeof err), -EIO);
+  assert_string_equal(err, "Failed to write item: item=5");
+  assert_int_equal(spantap_group_writer_error(w, NULL, 0), -EIO);
+  err[0] = '\0';
+  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), -EIO);
+  assert_string_equal(err, "Failed to write item: item=5");
+  assert_int_equal(s->freed, 21); /* every item freed, written or not */
+  sink_free(s);
+}
+
+struct producer {
+  struct spantap_group_writer *w;
+  int n;
+  int returned; /* submits that returned */
+  pthread_mutex_t lock;
+};
+
+static void *produce(void *arg) {
+  struct producer *p = arg;
+  char err[256];
+  for (int i = 0; i < p->n; i++) {
+    spantap_group_writer_submit(p->w, item(i), NULL, err, sizeof err);
+    pthread_mutex_lock(&p->lock);
+    p->returned++;
+    pthread_mutex_unlock(&p->lock);
+  }
+  return NULL;
+}
+
+static void test_back_pressure(void **state) {
+  (void)state;
+  struct sink *s = sink_new();
+  s->gate_closed = true;
+  const unsigned depth = 3;
+  struct spantap_group_writer *w;
+  char err[256];
+  assert_int_equal(spantap_group_writer_new(depth, write_item, free_item, s, &w), 0);
+  struct producer p = {.w = w, .n = (int)depth + 5};
+  pthread_mutex_init(&p.lock, NULL);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
+  /* the writer holds one item at the gate, the queue fills up, and then the
+   * producer must block: it can never get further than depth + 1 items */
+  for (int i = 0; i < 2000 && spantap_group_writer_queued(w) < depth; i++)
+    usleep(1000);
+  assert_int_equal(spantap_group_writer_queued(w), depth);
+  usleep(50000);
+  pthread_mutex_lock(&p.lock);
+  int returned = p.returned;
+  pthread_mutex_unlock(&p.lock);
+  assert_int_equal(returned, (int)depth + 1);
+  pthread_mutex_lock(&s->lock);
+  s->gate_closed = false;
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+  pthread_join(t, NULL);
+  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), 0);
+  assert_int_equal(s->nwritten, p.n); /* stop wrote what was queued */
+  for (int i = 0; i < p.n; i++)
+    assert_int_equal(s->written[i], i);
+  assert_int_equal(s->freed, p.n);
+  pthread_mutex_destroy(&p.lock);
+  sink_free(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_in_order_and_wait),
+      cmocka_unit_test(test_error_kept_and_returned),
+      cmocka_unit_test(test_back_pressure),
+  };
+  return cmocka_run_group_tests_name("group_writer", tests, NULL, NULL);
+}
