@@ -70,8 +70,9 @@ int spantap_collector_announce_files(struct spantap_collector *c, const struct s
 struct module_match {
   enum spantap_module_file how;
   bool path_differs; /* a file is at the path, of another build (or unreadable) */
-  char found[SPANTAP_BUILD_ID_HEX_MAX + 64]; /* the file at the path: build id, "none", or why not */
-  char debug_file[PATH_MAX];                 /* SPANTAP_MODULE_FILE_DEBUG: the file used */
+  char
+      found[SPANTAP_BUILD_ID_HEX_MAX + 64]; /* the file at the path: build id, "none", or why not */
+  char debug_file[PATH_MAX];                /* SPANTAP_MODULE_FILE_DEBUG: the file used */
 };
 
 static const char *const default_debug_dirs[] = {SPANTAP_DEBUG_DIR_DEFAULT};
@@ -191,13 +192,13 @@ int spantap_collector_module_record(struct spantap_collector *c, const struct sp
   if (rc < 0)
     return rc;
   const int64_t *v = r->v;
-  struct spantap_module_source src = {
-      .how = m.how,
-      .file = m.how == SPANTAP_MODULE_FILE_DEBUG ? m.debug_file : NULL,
-      .has_text = v[SPANTAP_MODULE_text_size] > 0,
-      .text = {.offset = (uint64_t)v[SPANTAP_MODULE_text_offset],
-               .vaddr = (uint64_t)v[SPANTAP_MODULE_text_vaddr],
-               .size = (uint64_t)v[SPANTAP_MODULE_text_size]}};
+  struct spantap_module_source src = {.how = m.how,
+                                      .file =
+                                          m.how == SPANTAP_MODULE_FILE_DEBUG ? m.debug_file : NULL,
+                                      .has_text = v[SPANTAP_MODULE_text_size] > 0,
+                                      .text = {.offset = (uint64_t)v[SPANTAP_MODULE_text_offset],
+                                               .vaddr = (uint64_t)v[SPANTAP_MODULE_text_vaddr],
+                                               .size = (uint64_t)v[SPANTAP_MODULE_text_size]}};
   struct spantap_module_identity ident = {.build_id = t.build_id,
                                           .ino = (uint64_t)v[SPANTAP_MODULE_ino],
                                           .kdev = (uint64_t)v[SPANTAP_MODULE_dev]};
