@@ -117,9 +117,10 @@
   R(PAGEFAULT, "PF", SPANTAP_FIELDS_PAGEFAULT, true, false, true)                      \
   R(XMAP, "XMAP", SPANTAP_FIELDS_XMAP, false, true, true)                              \
   R(MAPPING, "MAP", SPANTAP_FIELDS_MAPPING, false, true, false)                        \
-  R(MODULE, "MOD", SPANTAP_FIELDS_MODULE, false, true, false)                          \
   R(LOST, "LOST", SPANTAP_FIELDS_LOST, false, true, false)                             \
-  R(END, "END", SPANTAP_FIELDS_END, false, false, true)
+  R(END, "END", SPANTAP_FIELDS_END, false, false, true)                                \
+  /* last: BPF scripts carry the kinds' numbers (queue keys), so new kinds append */  \
+  R(MODULE, "MOD", SPANTAP_FIELDS_MODULE, false, true, false)
 
 enum spantap_record_kind {
 #define SPANTAP_KIND_ENUM(kind, tag, fields, stack, text, script) SPANTAP_REC_##kind,
