@@ -161,8 +161,8 @@ static const char *recorded_stream(uint64_t *leaf_rel) {
            "MAP 2 20 %" PRIu64 " %" PRIu64 " %" PRIu64 " 77 r-xp %s\n"
            "SC 10 1 20 20 1 3 1 0 0 @0,%" PRIx64 ",%" PRIx64 "\n"
            "END 20\n",
-           text.offset, text.vaddr, text.size, app, app, start, start + text.size, text.offset,
-           app, start + leaf - text.vaddr, start + caller - text.vaddr);
+           text.offset, text.vaddr, text.size, app, app, start, start + text.size, text.offset, app,
+           start + leaf - text.vaddr, start + caller - text.vaddr);
   return stream;
 }
 
