@@ -284,6 +284,40 @@ static void test_missing_file(void **state) {
   assert_non_null(strstr(warnings, app));
 }
 
+/* An XMAP names a bare file name and the file's identity on the recording
+ * machine: importing, the MOD record with that identity says which module it
+ * is (and its build id is checked), never a file here with that inode; an
+ * identity no MOD record gave falls back to the path alone. */
+static void test_xmap_found_by_recorded_identity(void **state) {
+  (void)state;
+  copy_file(BUILDID_APP_B, app); /* another build: the frames must not get its symbols */
+  uint64_t leaf;
+  char stream[8 * PATH_MAX];
+  snprintf(stream, sizeof stream, "%s", recorded_stream(&leaf));
+  /* the MAP records become an XMAP of the app's text, by file name alone
+   * (no directory of this machine's search path holds it) */
+  char *map = strstr(stream, "MAP 2 20 0 0 0 0 "), *sc = strstr(stream, "SC 10 ");
+  assert_non_null(map);
+  assert_non_null(sc);
+  uint64_t start, end, pgoff;
+  const char *text_map = strstr(map + 1, "MAP 2 20 ");
+  assert_int_equal(
+      sscanf(text_map, "MAP 2 20 %" SCNu64 " %" SCNu64 " %" SCNu64, &start, &end, &pgoff), 3);
+  char tail[PATH_MAX];
+  snprintf(tail, sizeof tail, "%s", sc);
+  snprintf(map, sizeof stream - (size_t)(map - stream),
+           "FORK 2 20 20 20 21\n"
+           "XMAP 3 20 %" PRIu64 " %" PRIu64 " %" PRIu64 " 77 8388609 app\n%s",
+           start, end, pgoff, tail);
+  struct spantap_collector_stats s = import(stream, NULL);
+  assert_int_equal(s.malformed, 0);
+  assert_int_equal(query_int("SELECT count(*) FROM modules"), 1);
+  assert_int_equal(query_int("SELECT count(*) FROM frames WHERE module_id = 1"), 2);
+  assert_int_equal(query_int("SELECT count(*) FROM frames WHERE function IS NOT NULL"), 0);
+  assert_int_equal(recording_num("frames_unsymbolized_build_id_mismatch"), 2);
+  assert_int_equal(nwarnings, 1);
+}
+
 __attribute__((noinline)) static uint64_t code_address(void) {
   return (uint64_t)(uintptr_t)&code_address;
 }
@@ -366,6 +400,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mismatch_leaves_frames_unsymbolized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mismatch_with_debug_file_symbolizes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_xmap_found_by_recorded_identity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_recording_saves_modules, setup, teardown),
   };
   return cmocka_run_group_tests_name("import_buildid", tests, NULL, NULL);
