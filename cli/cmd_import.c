@@ -24,7 +24,8 @@ static const char import_usage[] =
     "build id is the recorded one; otherwise the debug file of that build id is\n"
     "looked for as DIR/.build-id/xx/rest.debug under each --debug-dir, and when\n"
     "there is none the module's frames keep their addresses (and its path), with\n"
-    "one warning naming the module, the expected and the found build id.\n"
+    "one warning naming the module, the expected and the found build id. The same\n"
+    "directories give the debuginfo of a stripped file that is the recorded one.\n"
     "\n"
     "  -o, --output FILE      the database (default trace.db); created mode 0600\n"
     "  -f, --force            replace FILE if it exists\n"
@@ -116,7 +117,12 @@ int spantap_cmd_import(int argc, char **argv) {
                                          .ndebug_dirs = debug.n,
                                          .warn = print_warning};
   struct spantap_collector *col = NULL;
-  int rc = spantap_symbolizer_open(&sym, err, sizeof err);
+  /* the debug directories also serve the stripped files that are the recorded ones */
+  int rc = spantap_symbolizer_set_debug_dirs(debug.dirs, debug.n);
+  if (rc < 0)
+    snprintf(err, sizeof err, "Failed to set the debug directories: error=%s", strerror(-rc));
+  if (rc == 0)
+    rc = spantap_symbolizer_open(&sym, err, sizeof err);
   if (rc == 0 && (rc = spantap_collector_new(store, sym, &copts, &col)) < 0)
     snprintf(err, sizeof err, "Failed to start collector: errno=%s", strerror(-rc));
   static char buf[1 << 16];

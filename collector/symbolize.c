@@ -76,7 +76,9 @@ struct spantap_symbolizer {
   char last_error[768];
 };
 
-static char *debuginfo_path = NULL; /* NULL: the default ":.debug:/usr/lib/debug" */
+/* NULL: libdwfl's default ":.debug:/usr/lib/debug"; else owned, set by
+ * spantap_symbolizer_set_debug_dirs */
+static char *debuginfo_path = NULL;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
@@ -145,6 +147,24 @@ void spantap_symbolizer_destroy(struct spantap_symbolizer *s) {
   free(s->mods);
   free(s->slots);
   free(s);
+}
+
+int spantap_symbolizer_set_debug_dirs(const char *const *dirs, size_t n) {
+  char *path = NULL;
+  if (n) {
+    /* the file's own directory and its .debug subdirectory first, as by default */
+    size_t len = strlen(":.debug") + 1;
+    for (size_t i = 0; i < n; i++)
+      len += 1 + strlen(dirs[i]);
+    if (!(path = malloc(len)))
+      return -ENOMEM;
+    size_t used = (size_t)snprintf(path, len, ":.debug");
+    for (size_t i = 0; i < n; i++)
+      used += (size_t)snprintf(path + used, len - used, ":%s", dirs[i]);
+  }
+  free(debuginfo_path);
+  debuginfo_path = path;
+  return 0;
 }
 
 const char *spantap_symbolizer_last_error(const struct spantap_symbolizer *s) {

@@ -11,10 +11,10 @@
 #include "spantap/record_format.h" /* SPANTAP_BUILD_ID_HEX_MAX */
 
 /* Opaque. Caches, per module path, one Dwfl with the file reported at bias 0
- * (plus its separate debuginfo from /usr/lib/debug, found by libdwfl's
- * standard callbacks, and a sorted symbol index), and also remembers the
- * paths that failed. Each module holds its descriptors open until destroy.
- * Not thread-safe: one thread per symbolizer. */
+ * (plus its separate debuginfo from /usr/lib/debug or the directories of
+ * spantap_symbolizer_set_debug_dirs, found by libdwfl's standard callbacks, and a sorted symbol
+ * index), and also remembers the paths that failed. Each module holds its descriptors open until
+ * destroy. Not thread-safe: one thread per symbolizer. */
 struct spantap_symbolizer;
 
 struct spantap_symbol {
@@ -75,6 +75,14 @@ struct spantap_text_segment {
  * -ENOENT / -EINVAL as above, or -ESRCH when it has none. */
 int spantap_module_text_segment(struct spantap_symbolizer *s, const char *module_path,
                                 struct spantap_text_segment *seg);
+
+/* Where every symbolizer of the process looks for a module's separate
+ * debuginfo from now on (libdwfl's search, for modules opened later): the
+ * file's directory and its .debug subdirectory, then each of the N DIRS as
+ * DIR/.build-id/xx/rest.debug and DIR/<the file's path>.debug. N = 0 restores
+ * the default, /usr/lib/debug. DIRS are copied. Returns 0 or -ENOMEM
+ * (nothing changed). */
+int spantap_symbolizer_set_debug_dirs(const char *const *dirs, size_t n);
 
 /* The message of the last failure ("Failed to X: path=... error=...", quoting
  * dwfl_errmsg / elf_errmsg / strerror), or "". Valid until the next call; "" for NULL. */

@@ -268,6 +268,32 @@ static void test_mismatch_with_debug_file_symbolizes(void **state) {
   assert_non_null(strstr(warnings, debug_dir));
 }
 
+/* The recorded build at the path, stripped: its symbols come from its debug
+ * file under the debug directories (libdwfl's own search, by build id). */
+static void test_stripped_match_uses_debug_dir(void **state) {
+  (void)state;
+  if (!OBJCOPY[0])
+    skip(); /* configure found no objcopy: it says so */
+  char cmd[4 * PATH_MAX];
+  snprintf(cmd, sizeof cmd,
+           "'%s' --strip-all '%s' '%s' && mkdir -p '%s/.build-id/a1' && "
+           "'%s' --only-keep-debug '%s' '%s/.build-id/a1/%s.debug'",
+           OBJCOPY, BUILDID_APP_A, app, debug_dir, OBJCOPY, BUILDID_APP_A, debug_dir,
+           BUILD_ID_A + 2);
+  assert_int_equal(run_command(cmd), 0);
+  const char *const dirs[] = {debug_dir};
+  assert_int_equal(spantap_symbolizer_set_debug_dirs(dirs, 1), 0);
+  uint64_t leaf;
+  struct spantap_collector_stats s = import(recorded_stream(&leaf), debug_dir);
+  assert_int_equal(spantap_symbolizer_set_debug_dirs(NULL, 0), 0);
+  assert_string_equal(query_text("SELECT group_concat(function) FROM (SELECT function FROM frames "
+                                 "ORDER BY id)"),
+                      "buildid_leaf,buildid_caller");
+  assert_int_equal(query_int("SELECT count(*) FROM frames WHERE line > 0"), 2);
+  assert_int_equal(s.modules_build_id_mismatch, 0);
+  assert_int_equal(nwarnings, 0);
+}
+
 /* No file at the path and no debug file: counted as no file, one warning. */
 static void test_missing_file(void **state) {
   (void)state;
@@ -399,6 +425,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_matching_build_id_symbolizes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mismatch_leaves_frames_unsymbolized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mismatch_with_debug_file_symbolizes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stripped_match_uses_debug_dir, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xmap_found_by_recorded_identity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_recording_saves_modules, setup, teardown),
