@@ -19,13 +19,53 @@ static const char import_usage[] =
     "standard input) into a database, symbolizing stacks with the binaries on this\n"
     "machine. Needs no root.\n"
     "\n"
+    "The stream names each program and library by path and build id (its MOD\n"
+    "records, read where it was recorded). A file here is used only when its\n"
+    "build id is the recorded one; otherwise the debug file of that build id is\n"
+    "looked for as DIR/.build-id/xx/rest.debug under each --debug-dir, and when\n"
+    "there is none the module's frames keep their addresses (and its path), with\n"
+    "one warning naming the module, the expected and the found build id. The same\n"
+    "directories give the debuginfo of a stripped file that is the recorded one.\n"
+    "\n"
     "  -o, --output FILE      the database (default trace.db); created mode 0600\n"
     "  -f, --force            replace FILE if it exists\n"
     "  -s, --stack-mode M     frame selection (0-4, default: as recorded, else 1)\n"
     "  -d, --stack-depth S    frame budget (1-32, default 8)\n"
+    "  --debug-dir DIR        where debug files are found by build id (repeatable,\n"
+    "                         in order; default " SPANTAP_DEBUG_DIR_DEFAULT ")\n"
     "\n"
-    "Example:\n"
-    "  spantap import run.stream -o run.db\n";
+    "Examples:\n"
+    "  spantap import run.stream -o run.db\n"
+    "  # recorded on a production host; its binaries' debug files copied here\n"
+    "  spantap import prod.stream -o prod.db --debug-dir ./prod-debug\n";
+
+#define DEBUG_DIRS_MAX 16
+
+struct debug_dirs {
+  const char *dirs[DEBUG_DIRS_MAX]; /* borrowed from argv */
+  size_t n;
+};
+
+/* Takes one --debug-dir (the option's CALL). */
+static int add_debug_dir(void *dest, const char *value, char *err, size_t errlen) {
+  struct debug_dirs *d = dest;
+  if (!value[0]) {
+    snprintf(err, errlen, "invalid --debug-dir '' (a directory)");
+    return -EINVAL;
+  }
+  if (d->n == DEBUG_DIRS_MAX) {
+    snprintf(err, errlen, "too many --debug-dir '%s' (at most %d)", value, DEBUG_DIRS_MAX);
+    return -EINVAL;
+  }
+  d->dirs[d->n++] = value;
+  return 0;
+}
+
+/* Prints a warning of the collector (a module whose file here is another build). */
+static void print_warning(const char *message, void *ctx) {
+  (void)ctx;
+  fprintf(stderr, "spantap import: warning: %s\n", message);
+}
 
 /* An import that failed half-way leaves nothing behind (it can be run again):
  * removes the database OUTPUT and its WAL files, and says why with ERR. */
@@ -41,9 +81,13 @@ int spantap_cmd_import(int argc, char **argv) {
   bool force = false, has_mode = false;
   /* as recorded (the stream's BEGIN record) unless --stack-mode/--stack-depth are given */
   unsigned mode = SPANTAP_STACK_AS_RECORDED, depth = SPANTAP_STACK_AS_RECORDED;
-  const struct spantap_opt opts[] = {SPANTAP_OPT_OUTPUT(&output), SPANTAP_OPT_FORCE(&force),
-                                     SPANTAP_OPT_STACK_MODE(&mode, &has_mode),
-                                     SPANTAP_OPT_STACK_DEPTH(&depth)};
+  struct debug_dirs debug = {0};
+  const struct spantap_opt opts[] = {
+      SPANTAP_OPT_OUTPUT(&output),
+      SPANTAP_OPT_FORCE(&force),
+      SPANTAP_OPT_STACK_MODE(&mode, &has_mode),
+      SPANTAP_OPT_STACK_DEPTH(&depth),
+      {.name = "debug-dir", .kind = SPANTAP_OPT_CALL, .dest = &debug, .call = add_debug_dir}};
   const struct spantap_cmdline cl =
       SPANTAP_CMDLINE("import", import_usage, opts, 1, "give exactly one STREAM file");
   int first, status = spantap_args_parse(&cl, argc, argv, &first);
@@ -66,9 +110,19 @@ int spantap_cmd_import(int argc, char **argv) {
     return SPANTAP_EXIT_FAIL;
   }
   struct spantap_symbolizer *sym = NULL;
-  struct spantap_collector_opts copts = {.live = false, .stack_mode = mode, .stack_depth = depth};
+  struct spantap_collector_opts copts = {.live = false,
+                                         .stack_mode = mode,
+                                         .stack_depth = depth,
+                                         .debug_dirs = debug.dirs,
+                                         .ndebug_dirs = debug.n,
+                                         .warn = print_warning};
   struct spantap_collector *col = NULL;
-  int rc = spantap_symbolizer_open(&sym, err, sizeof err);
+  /* the debug directories also serve the stripped files that are the recorded ones */
+  int rc = spantap_symbolizer_set_debug_dirs(debug.dirs, debug.n);
+  if (rc < 0)
+    snprintf(err, sizeof err, "Failed to set the debug directories: error=%s", strerror(-rc));
+  if (rc == 0)
+    rc = spantap_symbolizer_open(&sym, err, sizeof err);
   if (rc == 0 && (rc = spantap_collector_new(store, sym, &copts, &col)) < 0)
     snprintf(err, sizeof err, "Failed to start collector: errno=%s", strerror(-rc));
   static char buf[1 << 16];

@@ -32,6 +32,8 @@ static int on_begin(struct spantap_collector *c, const struct spantap_record *r)
   int64_t mode = v[SPANTAP_BEGIN_stack_mode], depth = v[SPANTAP_BEGIN_stack_depth];
   if (mode < 0 || mode > 4 || depth < 1 || depth > SPANTAP_MAX_FRAMES)
     return -EINVAL;
+  c->stats.recorded_stack_mode = (unsigned)mode;
+  c->stats.recorded_stack_depth = (unsigned)depth;
   if (c->opts.stack_mode == SPANTAP_STACK_AS_RECORDED)
     c->stats.stack_mode = (unsigned)mode;
   if (c->opts.stack_depth == SPANTAP_STACK_AS_RECORDED)
@@ -329,6 +331,8 @@ static int on_record(struct spantap_collector *c, const struct spantap_record *r
       return on_mapping(c, r);
     case SPANTAP_REC_XMAP:
       return on_xmap(c, r);
+    case SPANTAP_REC_MODULE:
+      return spantap_collector_module_record(c, r);
     case SPANTAP_REC_LOST:
       return on_lost(c, r);
     case SPANTAP_REC__COUNT:
@@ -358,14 +362,25 @@ static const char *take_record_time(struct spantap_collector *c, const struct sp
 int spantap_collector_push_record(struct spantap_collector *c, const struct spantap_record *r,
                                   char *err, size_t errlen) {
   c->stats.lines++;
-  if (spantap_collector_save(c, r) < 0)
+  /* the MOD records of the files R names go first, so an import knows them */
+  int rc = spantap_collector_announce_files(c, r);
+  if (rc == -ENOMEM) {
+    snprintf(err, errlen, "Failed to process %s: out of memory", r->desc->tag);
+    return -ENOMEM;
+  }
+  if (rc < 0 && !c->save_errno) {
+    snprintf(err, errlen, "Failed to store the module of %s: error=%s", r->desc->tag,
+             spantap_store_errmsg(c->store));
+    return -EIO;
+  }
+  if (rc < 0 || spantap_collector_save(c, r) < 0)
     return spantap_collector_save_failed(c, err, errlen);
   const char *bad_time = take_record_time(c, r);
   if (bad_time) {
     spantap_collector_note_malformed(c, bad_time);
     return 0;
   }
-  int rc = on_record(c, r);
+  rc = on_record(c, r);
   if (rc == FORMAT_MISMATCH) {
     snprintf(err, errlen, "script speaks record format %" PRId64 ", this spantap reads %d",
              r->v[SPANTAP_BEGIN_format_version], SPANTAP_RECORD_FORMAT_VERSION);

@@ -33,18 +33,30 @@ struct spantap_collector_opts {
   unsigned batch_records;       /* records per transaction (0: 20000) */
   int64_t reorder_window_ns;    /* how late an event may arrive and still be in order (0: 250 ms) */
   size_t reorder_max_events;    /* most events the reorder window holds (0: 65536) */
+  /* Importing: where a module whose file here is another build is looked for
+   * by its recorded build id, as DIR/.build-id/xx/rest.debug (NULL: the one
+   * directory SPANTAP_DEBUG_DIR_DEFAULT). */
+  const char *const *debug_dirs;
+  size_t ndebug_dirs;
+  /* Importing: called once per module whose file here is not the one
+   * recorded, with a message naming it (borrowed for the call); NULL: silent. */
+  void (*warn)(const char *message, void *ctx);
+  void *warn_ctx;
 };
+
+#define SPANTAP_DEBUG_DIR_DEFAULT "/usr/lib/debug"
 
 #define SPANTAP_MALFORMED_EXAMPLES 5
 
 /* Why a frame has no function name (docs/schema.md, recording keys
  * frames_unsymbolized_*). */
 enum spantap_unsymbolized {
-  SPANTAP_UNSYM_NO_MAPPING, /* the address lies in no file mapping known */
-  SPANTAP_UNSYM_NO_FILE,    /* the module's file cannot be opened here */
-  SPANTAP_UNSYM_NOT_ELF,    /* not an ELF file, or the address is in none of its segments */
-  SPANTAP_UNSYM_NO_SYMBOL,  /* no symbol of the file (or its debuginfo) covers the address */
-  SPANTAP_UNSYM_FAILED,     /* the symbolizer ran out of memory */
+  SPANTAP_UNSYM_NO_MAPPING,        /* the address lies in no file mapping known */
+  SPANTAP_UNSYM_NO_FILE,           /* the module's file cannot be opened here */
+  SPANTAP_UNSYM_NOT_ELF,           /* not an ELF file, or the address is in none of its segments */
+  SPANTAP_UNSYM_NO_SYMBOL,         /* no symbol of the file (or its debuginfo) covers the address */
+  SPANTAP_UNSYM_FAILED,            /* the symbolizer ran out of memory */
+  SPANTAP_UNSYM_BUILD_ID_MISMATCH, /* the module's file here is another build, no debug file */
   SPANTAP_UNSYM__COUNT
 };
 
@@ -58,8 +70,10 @@ struct spantap_collector_stats {
   uint64_t unknown_frames;                       /* addresses outside any known mapping */
   uint64_t unknown_sockets; /* NC records naming a socket no SOCK record announced */
   uint64_t unsymbolized[SPANTAP_UNSYM__COUNT]; /* frames without a function, by reason */
-  char symbolize_error[256];                   /* the symbolizer's first message, or "" */
-  unsigned stack_mode, stack_depth;            /* in effect (as recorded when asked) */
+  uint64_t modules_build_id_mismatch; /* recorded modules whose file here is another build */
+  char symbolize_error[256];          /* the symbolizer's first message, or "" */
+  unsigned stack_mode, stack_depth;   /* in effect (as recorded when asked) */
+  unsigned recorded_stack_mode, recorded_stack_depth; /* the BEGIN record's, when begin_seen */
   bool begin_seen, end_seen;
   unsigned ready_mask;                  /* SPANTAP_READY_* families that answered */
   char runtime[16];                     /* from the BEGIN record */

@@ -32,11 +32,13 @@ struct spantap_collector {
   unsigned in_batch;
   struct spantap_reorder *window; /* events on their way to the span engine */
   struct spantap_span_engine *spans;
-  struct spantap_u64_map *services; /* pid -> owned executable file name */
-  long close_nr;                    /* the close syscall's number: a socket's end */
-  int64_t newest_ts;                /* the latest event time read */
-  char save_path[PATH_MAX];         /* the saved stream's name, for messages */
-  int save_errno;                   /* why the saved stream failed, 0 while it works */
+  struct spantap_u64_map *services;  /* pid -> owned executable file name */
+  long close_nr;                     /* the close syscall's number: a socket's end */
+  int64_t newest_ts;                 /* the latest event time read */
+  struct spantap_u64_map *announced; /* module ids whose MOD record was saved */
+  bool stream_has_modules;           /* importing: the stream carries MOD records */
+  char save_path[PATH_MAX];          /* the saved stream's name, for messages */
+  int save_errno;                    /* why the saved stream failed, 0 while it works */
 };
 
 /* saved_stream.c: writes R to the saved stream (when there is one). Returns
@@ -82,6 +84,20 @@ int64_t spantap_collector_module_of_file(struct spantap_collector *c, const char
  * Returns 0, -ENOMEM or -EIO. */
 int spantap_collector_exec_text(struct spantap_collector *c, struct spantap_process *p,
                                 const struct spantap_record *r, const char *path);
+
+/* module_records.c: live, with a saved stream: writes the MOD record of
+ * module ID (a file backing user code) unless written already. Returns 0 or
+ * -EIO with c->save_errno set. */
+int spantap_collector_announce_module(struct spantap_collector *c, int64_t id);
+/* Live, with a saved stream: writes the MOD records of the files record R
+ * names (an XMAP's, a traced EXEC's), to precede R. Returns 0, -ENOMEM, or
+ * -EIO (c->save_errno set when the saved stream failed, else the store). */
+int spantap_collector_announce_files(struct spantap_collector *c, const struct spantap_record *r);
+/* Importing: a MOD record. Matches the module to a file here by path and
+ * build id, else to a debug file by build id, registers it, counts and warns
+ * about a file that is another build. Returns 0, -EINVAL (a malformed text),
+ * -ENOMEM or -EIO. */
+int spantap_collector_module_record(struct spantap_collector *c, const struct spantap_record *r);
 
 /* collector.c: events were lost around time TS (0: the newest event time
  * read): the spans open then cannot be trusted. Returns 0 or -ENOMEM. */

@@ -15,7 +15,8 @@ static const char *const unsymbolized_keys[SPANTAP_UNSYM__COUNT] = {
     [SPANTAP_UNSYM_NO_FILE] = "frames_unsymbolized_no_file",
     [SPANTAP_UNSYM_NOT_ELF] = "frames_unsymbolized_not_elf",
     [SPANTAP_UNSYM_NO_SYMBOL] = "frames_unsymbolized_no_symbol",
-    [SPANTAP_UNSYM_FAILED] = "frames_unsymbolized_failed"};
+    [SPANTAP_UNSYM_FAILED] = "frames_unsymbolized_failed",
+    [SPANTAP_UNSYM_BUILD_ID_MISMATCH] = "frames_unsymbolized_build_id_mismatch"};
 
 int spantap_collector_store_counters(struct spantap_collector *c) {
   const struct spantap_collector_stats *s = &c->stats;
@@ -30,6 +31,7 @@ int spantap_collector_store_counters(struct spantap_collector *c) {
                   {"processes_traced", s->processes},
                   {"unknown_frames", s->unknown_frames},
                   {"unknown_sockets", s->unknown_sockets},
+                  {"modules_build_id_mismatch", s->modules_build_id_mismatch},
                   {"spans_server", sp->server_spans},
                   {"spans_client", sp->client_spans},
                   {"traces", sp->traces},
@@ -49,6 +51,10 @@ int spantap_collector_store_counters(struct spantap_collector *c) {
   for (int i = 0; i < SPANTAP_UNSYM__COUNT; i++)
     if (spantap_store_meta(c->store, unsymbolized_keys[i], NULL, (int64_t)s->unsymbolized[i]) < 0)
       return -EIO;
+  if (s->begin_seen &&
+      (spantap_store_meta(c->store, "stack_mode_recorded", NULL, s->recorded_stack_mode) < 0 ||
+       spantap_store_meta(c->store, "stack_depth_recorded", NULL, s->recorded_stack_depth) < 0))
+    return -EIO;
   if (s->symbolize_error[0] &&
       spantap_store_meta(c->store, "symbolize_error", s->symbolize_error, 0) < 0)
     return -EIO;

@@ -30,10 +30,11 @@ struct spantap_module_registry {
   struct spantap_store *store;
   struct spantap_symbolizer *sym;
   struct spantap_intern *ids;
-  char **paths;          /* index = module id */
-  struct file_id *files; /* index = module id; 0 when the file could not be read */
-  size_t cap;            /* slots of paths and files */
-  char *dirs[DIRS_MAX];  /* owned, each ending in '/' */
+  char **paths;                          /* index = module id */
+  struct file_id *files;                 /* index = module id; 0 when the file could not be read */
+  struct spantap_module_source *sources; /* index = module id; its file owned */
+  size_t cap;                            /* slots of paths, files and sources */
+  char *dirs[DIRS_MAX];                  /* owned, each ending in '/' */
   size_t ndirs;
 };
 
@@ -146,10 +147,13 @@ void spantap_module_registry_destroy(struct spantap_module_registry *r) {
   if (!r)
     return;
   spantap_intern_destroy(r->ids);
-  for (size_t i = 0; i < r->cap; i++)
+  for (size_t i = 0; i < r->cap; i++) {
     free(r->paths[i]);
+    free(r->sources[i].file);
+  }
   free(r->paths);
   free(r->files);
+  free(r->sources);
   for (size_t i = 0; i < r->ndirs; i++)
     free(r->dirs[i]);
   free(r);
@@ -172,6 +176,11 @@ static int reserve(struct spantap_module_registry *r, size_t id) {
     return -ENOMEM;
   memset(f + r->cap, 0, (cap - r->cap) * sizeof *f);
   r->files = f;
+  struct spantap_module_source *src = realloc(r->sources, cap * sizeof *src);
+  if (!src)
+    return -ENOMEM;
+  memset(src + r->cap, 0, (cap - r->cap) * sizeof *src);
+  r->sources = src;
   r->cap = cap;
   return 0;
 }
@@ -186,7 +195,7 @@ int64_t spantap_module_registry_intern(struct spantap_module_registry *r, const 
   struct stat st;
   if (stat(path, &st) == 0)
     r->files[id] = (struct file_id){st.st_ino, kernel_dev(st.st_dev)};
-  char build_id[41] = "";
+  char build_id[SPANTAP_BUILD_ID_HEX_MAX + 1] = "";
   if (r->sym)
     spantap_module_build_id(r->sym, path, build_id);
   if (spantap_store_module(r->store, id, path, build_id) < 0)
@@ -230,6 +239,56 @@ int64_t spantap_module_registry_find_path(struct spantap_module_registry *r, con
     return spantap_module_registry_intern(r, real);
   }
   return 0;
+}
+
+int64_t spantap_module_registry_intern_recorded(struct spantap_module_registry *r, const char *path,
+                                                const struct spantap_module_identity *ident,
+                                                const struct spantap_module_source *src) {
+  bool created;
+  int64_t id = spantap_intern_get(r->ids, path, strlen(path), true, &created);
+  if (id <= 0)
+    return id;
+  if (!created && r->sources[id].recorded)
+    return id; /* the first record of a module holds */
+  if (reserve(r, (size_t)id) < 0 || (created && !(r->paths[id] = strdup(path))))
+    return -ENOMEM;
+  char *file = src->file ? strdup(src->file) : NULL;
+  if (src->file && !file)
+    return -ENOMEM;
+  free(r->sources[id].file);
+  r->sources[id] = *src;
+  r->sources[id].file = file;
+  r->sources[id].recorded = true;
+  r->files[id] = (struct file_id){ident->ino, ident->kdev};
+  if (spantap_store_module(r->store, id, path, ident->build_id) < 0)
+    return -EIO;
+  return id;
+}
+
+int64_t spantap_module_registry_lookup(struct spantap_module_registry *r, const char *path) {
+  bool created;
+  int64_t id = spantap_intern_get(r->ids, path, strlen(path), false, &created);
+  return id > 0 ? id : 0;
+}
+
+void spantap_module_registry_file_id(const struct spantap_module_registry *r, int64_t id,
+                                     uint64_t *ino, uint64_t *kdev) {
+  bool known = id > 0 && (size_t)id < r->cap;
+  *ino = known ? r->files[id].ino : 0;
+  *kdev = known ? r->files[id].kdev : 0;
+}
+
+int64_t spantap_module_registry_find_recorded(const struct spantap_module_registry *r, uint64_t ino,
+                                              uint64_t kdev) {
+  for (size_t id = 1; id < r->cap && r->paths[id]; id++)
+    if (r->sources[id].recorded && r->files[id].ino == ino && r->files[id].kdev == kdev)
+      return (int64_t)id;
+  return 0;
+}
+
+const struct spantap_module_source *
+spantap_module_registry_source(const struct spantap_module_registry *r, int64_t id) {
+  return id > 0 && (size_t)id < r->cap && r->paths[id] ? &r->sources[id] : NULL;
 }
 
 const char *spantap_module_registry_path(const struct spantap_module_registry *r, int64_t id) {

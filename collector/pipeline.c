@@ -51,11 +51,12 @@ int spantap_collector_new(struct spantap_store *store, struct spantap_symbolizer
   c->stacks = spantap_intern_new();
   c->conns = spantap_connections_new(store);
   c->services = spantap_u64_map_new();
+  c->announced = spantap_u64_map_new();
   c->sockets = spantap_socket_table_new();
   c->text = spantap_text_source_new(c);
   c->close_nr = spantap_syscall_by_name("close");
   if (!c->procs || !c->modules || !c->frames || !c->stacks || !c->conns || !c->services ||
-      !c->sockets || !c->text || spantap_span_engine_new(&sink, &c->spans) < 0 ||
+      !c->announced || !c->sockets || !c->text || spantap_span_engine_new(&sink, &c->spans) < 0 ||
       spantap_reorder_new(c->opts.reorder_window_ns, c->opts.reorder_max_events,
                           spantap_collector_release, c, &c->window) < 0) {
     spantap_collector_destroy(c);
@@ -72,6 +73,7 @@ void spantap_collector_destroy(struct spantap_collector *c) {
   spantap_span_engine_destroy(c->spans);
   spantap_u64_map_free_values(c->services);
   spantap_u64_map_destroy(c->services);
+  spantap_u64_map_destroy(c->announced); /* its values are not pointers of its own */
   spantap_socket_table_destroy(c->sockets);
   spantap_proc_mirror_destroy(c->procs);
   spantap_module_registry_destroy(c->modules);

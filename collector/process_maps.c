@@ -19,6 +19,9 @@ int spantap_collector_map_entry(struct spantap_collector *c, struct spantap_proc
     mod = spantap_module_registry_intern(c->modules, e->path);
     if (mod < 0)
       return (int)mod;
+    int rc = e->perms[2] == 'x' ? spantap_collector_announce_module(c, mod) : 0;
+    if (rc < 0)
+      return rc;
   }
   *out = (struct spantap_mapping){.start = e->start,
                                   .end = e->end,
@@ -37,8 +40,12 @@ int spantap_collector_set_main_module(struct spantap_collector *c, struct spanta
   int64_t id = spantap_module_registry_intern(c->modules, exe);
   if (id == -EIO)
     return -EIO;
-  if (id > 0)
+  if (id > 0) {
     p->main_module_id = id;
+    int rc = spantap_collector_announce_module(c, id);
+    if (rc < 0)
+      return rc;
+  }
   free(p->exe);
   p->exe = strdup(exe);
   return spantap_collector_name_service(c, p->pid, exe, false);
@@ -136,9 +143,10 @@ int spantap_collector_refresh_maps(struct spantap_collector *c, struct spantap_p
   if (n <= 0)
     return 0; /* gone, or a kernel thread: nothing to read */
   exe[n] = '\0';
-  int rc = save_map(c, p, ts, NULL, exe);
+  /* the executable's MOD record (set_main_module) goes before its MAP record */
+  int rc = spantap_collector_set_main_module(c, p, exe);
   if (rc == 0)
-    rc = spantap_collector_set_main_module(c, p, exe);
+    rc = save_map(c, p, ts, NULL, exe);
   if (rc == 0 && !p->exec_ns)
     rc = name_by_process_name(c, p, ts, exe);
   if (rc < 0)
@@ -200,8 +208,16 @@ int spantap_collector_fork_process(struct spantap_collector *c,
 
 int64_t spantap_collector_module_of_file(struct spantap_collector *c, const char *name,
                                          uint64_t ino, uint64_t kdev) {
-  int64_t mod = spantap_module_registry_find_file(c->modules, name, ino, kdev);
-  if (mod == 0 && !c->opts.live) /* recorded on another machine: its inodes mean nothing here */
+  if (c->opts.live)
+    return spantap_module_registry_find_file(c->modules, name, ino, kdev);
+  /* importing: the identity a MOD record gave the file on the recording
+   * machine; inodes here mean nothing to a stream recorded elsewhere, and
+   * only a stream without MOD records (an older spantap's) is matched to
+   * this machine's inodes before its paths */
+  int64_t mod = spantap_module_registry_find_recorded(c->modules, ino, kdev);
+  if (mod == 0 && !c->stream_has_modules)
+    mod = spantap_module_registry_find_file(c->modules, name, ino, kdev);
+  if (mod == 0)
     mod = spantap_module_registry_find_path(c->modules, name);
   return mod;
 }
@@ -216,7 +232,10 @@ int spantap_collector_exec_text(struct spantap_collector *c, struct spantap_proc
   if (mod <= 0 || !c->sym)
     return mod < 0 ? (int)mod : 0;
   const char *exe = spantap_module_registry_path(c->modules, mod);
-  if (spantap_module_text_offset(c->sym, exe, &text_off) != 0)
+  const struct spantap_module_source *src = spantap_module_registry_source(c->modules, mod);
+  if (src && src->recorded && src->has_text)
+    text_off = src->text.offset; /* the recorded file's, whatever is at its path here */
+  else if (spantap_module_text_offset(c->sym, exe, &text_off) != 0)
     return 0;
   p->main_module_id = mod;
   free(p->exe);

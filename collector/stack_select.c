@@ -15,14 +15,63 @@ struct frame_key {
   int64_t pid;    /* only for unknown addresses, which mean nothing across processes */
 };
 
+/* Symbolizes ADDR of a recorded module (a stream's MOD record said its text
+ * segment and build id) with the file SRC names: the file at PATH, a debug
+ * file, or none. Sets SYM->rel_addr to the frame's ELF address whenever the
+ * recorded text segment holds it. Returns the symbolizer's result, or -ESRCH
+ * for a module whose file here is another build (-ENOENT: no file). */
+static int symbolize_recorded(struct spantap_collector *c, const struct spantap_module_source *src,
+                              const char *path, const struct spantap_mapping *m, uint64_t addr,
+                              bool is_return, struct spantap_symbol *sym) {
+  uint64_t file_off = addr - m->start + m->pgoff;
+  bool in_text =
+      src->has_text && file_off >= src->text.offset && file_off - src->text.offset < src->text.size;
+  uint64_t rel = in_text ? file_off - src->text.offset + src->text.vaddr : file_off;
+  int rc;
+  switch (src->how) {
+    case SPANTAP_MODULE_FILE_AT_PATH:
+      return spantap_symbolizer_lookup(c->sym, path, m->start, m->pgoff, addr, is_return, sym);
+    case SPANTAP_MODULE_FILE_DEBUG:
+      /* a debug file's program headers need not place its code: the recorded ones do */
+      rc =
+          in_text ? spantap_symbolizer_lookup_rel(c->sym, src->file, rel, is_return, sym) : -EINVAL;
+      break;
+    case SPANTAP_MODULE_FILE_MISMATCH:
+      rc = -ESRCH;
+      break;
+    default:
+      rc = -ENOENT;
+      break;
+  }
+  if (rc < 0) {
+    memset(sym, 0, sizeof *sym);
+    sym->rel_addr = rel;
+  }
+  return rc;
+}
+
 /* Symbolizes ADDR of mapping M into SYM and counts why it has no function.
- * Returns the symbolizer's result. */
+ * Returns the symbolizer's result; on failure SYM holds the frame's address
+ * in its module (its ELF address when known, else its file offset). */
 static int symbolize(struct spantap_collector *c, const struct spantap_mapping *m, uint64_t addr,
                      bool is_return, struct spantap_symbol *sym) {
   const char *path = spantap_module_registry_path(c->modules, m->module_id);
-  int rc = spantap_symbolizer_lookup(c->sym, path, m->start, m->pgoff, addr, is_return, sym);
+  const struct spantap_module_source *src =
+      spantap_module_registry_source(c->modules, m->module_id);
+  int rc;
+  if (src && src->recorded) {
+    rc = symbolize_recorded(c, src, path, m, addr, is_return, sym);
+  } else {
+    rc = spantap_symbolizer_lookup(c->sym, path, m->start, m->pgoff, addr, is_return, sym);
+    if (rc < 0) { /* a failed lookup leaves nothing half-filled */
+      memset(sym, 0, sizeof *sym);
+      sym->rel_addr = addr - m->start + m->pgoff;
+    }
+  }
   enum spantap_unsymbolized why = SPANTAP_UNSYM__COUNT;
-  if (rc == -ENOENT)
+  if (rc == -ESRCH)
+    why = SPANTAP_UNSYM_BUILD_ID_MISMATCH;
+  else if (rc == -ENOENT)
     why = SPANTAP_UNSYM_NO_FILE;
   else if (rc == -EINVAL)
     why = SPANTAP_UNSYM_NOT_ELF;
@@ -33,7 +82,10 @@ static int symbolize(struct spantap_collector *c, const struct spantap_mapping *
   if (why == SPANTAP_UNSYM__COUNT)
     return rc;
   c->stats.unsymbolized[why]++;
-  if (rc < 0 && !c->stats.symbolize_error[0])
+  /* the symbolizer's message, when it was asked (a module known to be
+   * another build or missing was not) */
+  bool asked = !src || !src->recorded || src->how <= SPANTAP_MODULE_FILE_DEBUG;
+  if (rc < 0 && asked && !c->stats.symbolize_error[0])
     snprintf(c->stats.symbolize_error, sizeof c->stats.symbolize_error, "%s",
              spantap_symbolizer_last_error(c->sym));
   return rc;
@@ -58,10 +110,7 @@ static int64_t frame_id(struct spantap_collector *c, struct spantap_process *p,
   memset(&sym, 0, sizeof sym);
   sym.rel_addr = k.where;
   if (m && m->module_id && c->sym) {
-    if (symbolize(c, m, addr, is_return, &sym) < 0) {
-      memset(&sym, 0, sizeof sym); /* a failed lookup leaves nothing half-filled */
-      sym.rel_addr = k.where;
-    }
+    symbolize(c, m, addr, is_return, &sym); /* failures are counted by reason */
   } else {
     c->stats.unknown_frames++;
     if (!m || !m->module_id)

@@ -85,6 +85,8 @@ int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char 
                                 int64_t status);
 int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, uint64_t end,
                           uint64_t pgoff, const char *perms, int64_t module_id);
+/* Writes module ID's row; a second call for the same ID replaces its build
+ * id (a stream's MOD record met after the module). */
 int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
                          const char *build_id);
 int spantap_store_frame(struct spantap_store *s, int64_t id, int64_t module_id, uint64_t rel_addr,

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "spantap/module_record.h"
+
 /* Parses a signed decimal at *P (up to END); advances *P. */
 static int parse_int(const char **p, const char *end, int64_t *out) {
   const char *s = *p;
@@ -140,6 +142,10 @@ int spantap_record_parse(const char *line, size_t len, struct spantap_record *re
     rec->text = p + 1;
     rec->text_len = (size_t)(end - p - 1);
     p = end;
+    struct spantap_module_text mod;
+    if (d->kind == SPANTAP_REC_MODULE &&
+        spantap_module_text_parse(rec->text, rec->text_len, &mod, why) < 0)
+      return -EINVAL;
   }
   if (p != end) {
     *why = "trailing garbage";

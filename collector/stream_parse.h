@@ -12,9 +12,9 @@
 
 /* Parses LINE (LEN bytes, without its newline) into REC. Returns 0, or
  * -EINVAL with a short reason in *WHY (a static string) when the line is
- * malformed, or -EPROTO for a BEGIN record of another format version (REC's
- * desc and format_version are then set). REC->text points into LINE, which
- * must outlive REC. */
+ * malformed (a MOD record's text included: include/spantap/module_record.h), or -EPROTO for a BEGIN
+ * record of another format version (REC's desc and format_version are then set). REC->text points
+ * into LINE, which must outlive REC. */
 int spantap_record_parse(const char *line, size_t len, struct spantap_record *rec,
                          const char **why);
 

@@ -59,7 +59,7 @@ struct module {
   size_t image_size;
   GElf_Phdr *loads; /* PT_LOAD headers */
   size_t nloads;
-  char build_id[41];
+  char build_id[SPANTAP_BUILD_ID_HEX_MAX + 1];
   bool indexed; /* the symbol index below was built */
   struct sized_sym *syms;
   size_t nsyms;
@@ -76,7 +76,9 @@ struct spantap_symbolizer {
   char last_error[768];
 };
 
-static char *debuginfo_path = NULL; /* NULL: the default ":.debug:/usr/lib/debug" */
+/* NULL: libdwfl's default ":.debug:/usr/lib/debug"; else owned, set by
+ * spantap_symbolizer_set_debug_dirs */
+static char *debuginfo_path = NULL;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
@@ -145,6 +147,24 @@ void spantap_symbolizer_destroy(struct spantap_symbolizer *s) {
   free(s->mods);
   free(s->slots);
   free(s);
+}
+
+int spantap_symbolizer_set_debug_dirs(const char *const *dirs, size_t n) {
+  char *path = NULL;
+  if (n) {
+    /* the file's own directory and its .debug subdirectory first, as by default */
+    size_t len = strlen(":.debug") + 1;
+    for (size_t i = 0; i < n; i++)
+      len += 1 + strlen(dirs[i]);
+    if (!(path = malloc(len)))
+      return -ENOMEM;
+    size_t used = (size_t)snprintf(path, len, ":.debug");
+    for (size_t i = 0; i < n; i++)
+      used += (size_t)snprintf(path + used, len - used, ":%s", dirs[i]);
+  }
+  free(debuginfo_path);
+  debuginfo_path = path;
+  return 0;
 }
 
 const char *spantap_symbolizer_last_error(const struct spantap_symbolizer *s) {
@@ -242,7 +262,7 @@ static int open_module(struct spantap_symbolizer *s, struct module *m) {
   const unsigned char *bits;
   GElf_Addr vaddr;
   int len = dwfl_module_build_id(m->mod, &bits, &vaddr);
-  for (int i = 0; i < len && i < 20; i++)
+  for (int i = 0; i < len && i < SPANTAP_BUILD_ID_HEX_MAX / 2; i++)
     snprintf(m->build_id + 2 * i, 3, "%02x", bits[i]);
   return 0;
 }
@@ -484,13 +504,13 @@ static int usable_module(struct spantap_symbolizer *s, const char *path, struct 
 }
 
 int spantap_module_build_id(struct spantap_symbolizer *s, const char *module_path,
-                            char build_id[41]) {
+                            char build_id[SPANTAP_BUILD_ID_HEX_MAX + 1]) {
   build_id[0] = '\0';
   struct module *m;
   int rc = usable_module(s, module_path, &m);
   if (rc)
     return rc;
-  memcpy(build_id, m->build_id, 41);
+  memcpy(build_id, m->build_id, sizeof m->build_id);
   return 0;
 }
 
@@ -529,18 +549,29 @@ int spantap_symbolizer_lookup_rel(struct spantap_symbolizer *s, const char *modu
   return 0;
 }
 
-int spantap_module_text_offset(struct spantap_symbolizer *s, const char *module_path,
-                               uint64_t *p_offset) {
+int spantap_module_text_segment(struct spantap_symbolizer *s, const char *module_path,
+                                struct spantap_text_segment *seg) {
   struct module *m;
   int rc = usable_module(s, module_path, &m);
   if (rc)
     return rc;
   for (size_t i = 0; i < m->nloads; i++) {
     if (m->loads[i].p_flags & PF_X) {
-      *p_offset = m->loads[i].p_offset;
+      *seg = (struct spantap_text_segment){.offset = m->loads[i].p_offset,
+                                           .vaddr = m->loads[i].p_vaddr,
+                                           .size = m->loads[i].p_filesz};
       return 0;
     }
   }
   set_error(s, "Failed to find an executable segment: path=%s", module_path);
   return -ESRCH;
+}
+
+int spantap_module_text_offset(struct spantap_symbolizer *s, const char *module_path,
+                               uint64_t *p_offset) {
+  struct spantap_text_segment seg;
+  int rc = spantap_module_text_segment(s, module_path, &seg);
+  if (rc == 0)
+    *p_offset = seg.offset;
+  return rc;
 }

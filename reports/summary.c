@@ -105,7 +105,8 @@ static void print_unsymbolized(struct summary_db *db, FILE *out) {
                  {"frames_unsymbolized_no_file", "file not readable here"},
                  {"frames_unsymbolized_not_elf", "not ELF or outside its segments"},
                  {"frames_unsymbolized_no_symbol", "no symbol covers them"},
-                 {"frames_unsymbolized_failed", "symbolizer out of memory"}};
+                 {"frames_unsymbolized_failed", "symbolizer out of memory"},
+                 {"frames_unsymbolized_build_id_mismatch", "file here of another build"}};
   char buf[256];
   const char *sep = "  unsymbolized frames: ";
   for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {

@@ -73,6 +73,8 @@ static void test_writer_roundtrips(void **state) {
       "MAP 101 10 65536 131072 4096 99 r-xp /lib/libc.so.6\n",
       "MAP 101 10 0 0 0 0 /opt/app/server with space\n",
       "LOST 5 42 runtime\n",
+      "MOD 3 99 8388609 4096 4096 393 0a1b /usr/lib/x86_64-linux-gnu/libc.so.6\n",
+      "MOD 3 99 8388609 0 0 0 - /opt/app/server with space\n",
       "END 200\n",
   };
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -83,7 +85,9 @@ static void test_writer_roundtrips(void **state) {
   /* every kind, from the table */
   for (unsigned k = 0; k < SPANTAP_REC__COUNT; k++) {
     const struct spantap_record_desc *d = spantap_record_desc_get(k);
-    struct spantap_record r = {.desc = d, .text = "x y", .text_len = 3};
+    /* a MOD record's text is a build id and an absolute path */
+    struct spantap_record r = {
+        .desc = d, .text = k == SPANTAP_REC_MODULE ? "- /" : "x y", .text_len = 3};
     for (unsigned i = 0; i < d->nfields; i++)
       r.v[i] = k == SPANTAP_REC_BEGIN && i == 0 ? SPANTAP_RECORD_FORMAT_VERSION : -(int64_t)i;
     r.has_stack_token = d->has_stack;

@@ -1,4 +1,5 @@
-/* Tests of the stream parser: every record kind, stacks, and malformed input. */
+/* Tests of the stream parser: every record kind, stacks, malformed input, and
+ * the MOD record's text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "collector/stream_parse.h"
+#include "spantap/module_record.h"
 
 static int parse(const char *line, struct spantap_record *r, const char **why) {
   *why = NULL;
@@ -82,8 +84,9 @@ static void test_every_script_record_roundtrips(void **state) {
       n += snprintf(line + n, sizeof line - (size_t)n, " %lld", (long long)field_value(k, i));
     if (d->has_stack)
       n += snprintf(line + n, sizeof line - (size_t)n, " @0,abc");
-    if (d->has_text)
-      n += snprintf(line + n, sizeof line - (size_t)n, " some text");
+    if (d->has_text) /* a MOD record's text is a build id and an absolute path */
+      n += snprintf(line + n, sizeof line - (size_t)n,
+                    k == SPANTAP_REC_MODULE ? " ab /some text" : " some text");
     struct spantap_record r;
     const char *why;
     assert_int_equal(parse(line, &r, &why), 0);
@@ -119,6 +122,72 @@ static void test_malformed(void **state) {
   }
 }
 
+/* MOD: integer fields, then "BUILD_ID PATH"; the build id is "-" or an even
+ * number of hex digits (at most SPANTAP_BUILD_ID_HEX_MAX), the path absolute
+ * and may hold spaces. */
+static void test_module_records(void **state) {
+  (void)state;
+  struct spantap_record r;
+  const char *why;
+  struct spantap_module_text t;
+  assert_int_equal(parse("MOD 5 77 8388609 4096 4096 393 0A1b2c /usr/bin/my app", &r, &why), 0);
+  assert_int_equal(r.desc->kind, SPANTAP_REC_MODULE);
+  assert_int_equal(r.v[SPANTAP_MODULE_ino], 77);
+  assert_int_equal(r.v[SPANTAP_MODULE_dev], 8388609);
+  assert_int_equal(r.v[SPANTAP_MODULE_text_offset], 4096);
+  assert_int_equal(r.v[SPANTAP_MODULE_text_size], 393);
+  assert_int_equal(spantap_module_text_parse(r.text, r.text_len, &t, &why), 0);
+  assert_string_equal(t.build_id, "0a1b2c"); /* kept in lowercase */
+  assert_int_equal(t.path_len, strlen("/usr/bin/my app"));
+  assert_memory_equal(t.path, "/usr/bin/my app", t.path_len);
+  /* a file without a build id */
+  assert_int_equal(parse("MOD 5 77 1 0 0 0 - /lib/x.so", &r, &why), 0);
+  assert_int_equal(spantap_module_text_parse(r.text, r.text_len, &t, &why), 0);
+  assert_string_equal(t.build_id, "");
+  /* the longest build id taken, and one digit more refused */
+  char line[512];
+  int n = snprintf(line, sizeof line, "MOD 5 77 1 0 0 0 ");
+  memset(line + n, 'f', SPANTAP_BUILD_ID_HEX_MAX);
+  snprintf(line + n + SPANTAP_BUILD_ID_HEX_MAX, sizeof line - (size_t)n - SPANTAP_BUILD_ID_HEX_MAX,
+           " /lib/x.so");
+  assert_int_equal(parse(line, &r, &why), 0);
+  n = snprintf(line, sizeof line, "MOD 5 77 1 0 0 0 ");
+  memset(line + n, 'f', SPANTAP_BUILD_ID_HEX_MAX + 2);
+  snprintf(line + n + SPANTAP_BUILD_ID_HEX_MAX + 2,
+           sizeof line - (size_t)n - SPANTAP_BUILD_ID_HEX_MAX - 2, " /lib/x.so");
+  assert_int_equal(parse(line, &r, &why), -EINVAL);
+  assert_string_equal(why, "build id too long");
+  static const struct {
+    const char *line, *why;
+  } bad[] = {
+      {"MOD 5 77 1 0 0", "too few fields"},
+      {"MOD 5 77 1 0 0 0", "missing text field"},
+      {"MOD 5 77 1 0 0 0 abcd", "module record without a path"},
+      {"MOD 5 77 1 0 0 0 abzz /lib/x.so", "build id not hex"},
+      {"MOD 5 77 1 0 0 0 0x12 /lib/x.so", "build id not hex"},
+      {"MOD 5 77 1 0 0 0 abc /lib/x.so", "build id of an odd number of digits"},
+      {"MOD 5 77 1 0 0 0  /lib/x.so", "empty build id"},
+      {"MOD 5 77 1 0 0 0 -- /lib/x.so", "build id not hex"},
+      {"MOD 5 77 1 0 0 0 ab lib/x.so", "module path not absolute"},
+      {"MOD 5 77 1 0 0 0 ab ", "module path not absolute"},
+      {"MOD 5 x 1 0 0 0 ab /lib/x.so", "bad integer field"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    why = NULL;
+    assert_int_equal(parse(bad[i].line, &r, &why), -EINVAL);
+    if (!why || strcmp(why, bad[i].why) != 0)
+      fail_msg("%s: why=%s, expected %s", bad[i].line, why ? why : "(null)", bad[i].why);
+    assert_null(r.desc);
+  }
+  /* the writer's side refuses what the parser would */
+  char text[64];
+  assert_int_equal(spantap_module_text_format(text, sizeof text, "", "/lib/x.so"), 11);
+  assert_string_equal(text, "- /lib/x.so");
+  assert_int_equal(spantap_module_text_format(text, sizeof text, "abc", "/lib/x.so"), -EINVAL);
+  assert_int_equal(spantap_module_text_format(text, sizeof text, "ab", "x.so"), -EINVAL);
+  assert_int_equal(spantap_module_text_format(text, 8, "ab", "/lib/x.so"), -ENAMETOOLONG);
+}
+
 static void test_not_nul_terminated(void **state) {
   (void)state;
   /* the parser must honour LEN and never read past it */
@@ -138,6 +207,7 @@ int main(void) {
       cmocka_unit_test(test_text_records),
       cmocka_unit_test(test_every_script_record_roundtrips),
       cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_module_records),
       cmocka_unit_test(test_not_nul_terminated),
   };
   return cmocka_run_group_tests_name("stream_parse", tests, NULL, NULL);

@@ -100,7 +100,7 @@ static void test_chain_file_basename(void **state) {
 static void test_build_id(void **state) {
   (void)state;
   struct spantap_symbolizer *s = spantap_symbolizer_new();
-  char bid[41] = "x";
+  char bid[SPANTAP_BUILD_ID_HEX_MAX + 1] = "x";
   assert_int_equal(spantap_module_build_id(s, CHAIN_APP, bid), 0);
   assert_int_equal(strlen(bid), 40);
   assert_int_equal(strspn(bid, "0123456789abcdef"), 40);
@@ -228,7 +228,7 @@ static void test_errors(void **state) {
   (void)state;
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym;
-  char bid[41];
+  char bid[SPANTAP_BUILD_ID_HEX_MAX + 1];
   assert_int_equal(spantap_symbolizer_lookup_rel(s, "/nonexistent/module", 0x10, false, &sym),
                    -ENOENT);
   assert_non_null(strstr(spantap_symbolizer_last_error(s), "/nonexistent/module"));

@@ -86,6 +86,19 @@
 #define SPANTAP_FIELDS_XMAP(F)                                                         \
   F(XMAP, ts) F(XMAP, pid) F(XMAP, start) F(XMAP, end) F(XMAP, pgoff) F(XMAP, ino)     \
   F(XMAP, dev)
+/* A module (a file backing user frames: the executable, each library), written
+ * by the collector into the saved stream when a live recording first meets it,
+ * before any record that maps it: its file identity on the recording machine
+ * (ino, dev: the kernel's encoding, as EXEC and XMAP give them) and its first
+ * executable loadable segment (file offset, ELF address, size in the file), so
+ * that an import elsewhere knows the file by path and build id, and can turn
+ * a frame's file offset into an ELF address even with a separate debug file.
+ * The text is "BUILD_ID PATH": the build id in lowercase hex (at most
+ * SPANTAP_BUILD_ID_HEX_MAX digits, an even number), or "-" when the file has
+ * none, then the file's absolute path (include/spantap/module_record.h). */
+#define SPANTAP_FIELDS_MODULE(F)                                                       \
+  F(MODULE, ts) F(MODULE, ino) F(MODULE, dev) F(MODULE, text_offset)                   \
+  F(MODULE, text_vaddr) F(MODULE, text_size)
 #define SPANTAP_FIELDS_LOST(F) F(LOST, ts) F(LOST, count)
 #define SPANTAP_FIELDS_END(F) F(END, ts)
 
@@ -105,7 +118,9 @@
   R(XMAP, "XMAP", SPANTAP_FIELDS_XMAP, false, true, true)                              \
   R(MAPPING, "MAP", SPANTAP_FIELDS_MAPPING, false, true, false)                        \
   R(LOST, "LOST", SPANTAP_FIELDS_LOST, false, true, false)                             \
-  R(END, "END", SPANTAP_FIELDS_END, false, false, true)
+  R(END, "END", SPANTAP_FIELDS_END, false, false, true)                                \
+  /* last: BPF scripts carry the kinds' numbers (queue keys), so new kinds append */  \
+  R(MODULE, "MOD", SPANTAP_FIELDS_MODULE, false, true, false)
 
 enum spantap_record_kind {
 #define SPANTAP_KIND_ENUM(kind, tag, fields, stack, text, script) SPANTAP_REC_##kind,
@@ -129,6 +144,7 @@ enum { SPANTAP_FIELDS_OFFCPU(SPANTAP_FIELD_ENUM) SPANTAP_OFFCPU__COUNT };
 enum { SPANTAP_FIELDS_PAGEFAULT(SPANTAP_FIELD_ENUM) SPANTAP_PAGEFAULT__COUNT };
 enum { SPANTAP_FIELDS_XMAP(SPANTAP_FIELD_ENUM) SPANTAP_XMAP__COUNT };
 enum { SPANTAP_FIELDS_MAPPING(SPANTAP_FIELD_ENUM) SPANTAP_MAPPING__COUNT };
+enum { SPANTAP_FIELDS_MODULE(SPANTAP_FIELD_ENUM) SPANTAP_MODULE__COUNT };
 enum { SPANTAP_FIELDS_LOST(SPANTAP_FIELD_ENUM) SPANTAP_LOST__COUNT };
 enum { SPANTAP_FIELDS_END(SPANTAP_FIELD_ENUM) SPANTAP_END__COUNT };
 #undef SPANTAP_FIELD_ENUM
@@ -140,6 +156,10 @@ _Static_assert((int)SPANTAP_NETCALL_arg2 == (int)SPANTAP_SYSCALL_arg2, "NC exten
 /* Largest field count of any record, and the most stack frames a line may carry. */
 #define SPANTAP_MAX_FIELDS 18
 #define SPANTAP_MAX_FRAMES 64
+
+/* The longest build id a MOD record carries, in hex digits (64 bytes; ld's
+ * own build ids are 16 or 20 bytes). */
+#define SPANTAP_BUILD_ID_HEX_MAX 128
 
 /* Probe families that answer the start-up ping, in READY's answered field. */
 #define SPANTAP_READY_SYSCALLS 1 /* raw_syscalls: spantap's getpriority ping */

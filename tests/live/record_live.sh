@@ -137,6 +137,17 @@ done
 check "import symbolizes the same call sites" \
   "$(q "$WORK/live.db" "SELECT group_concat(function) FROM (SELECT DISTINCT function FROM frames WHERE function LIKE 'chain%' ORDER BY 1)")" \
   "$(q "$WORK/imported.db" "SELECT group_concat(function) FROM (SELECT DISTINCT function FROM frames WHERE function LIKE 'chain%' ORDER BY 1)")"
+# the stream names the test application by path and its real build id (readelf's)
+chain_real=$(readlink -f "$CHAIN_APP")
+chain_build_id=$(readelf -n "$chain_real" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p' | head -1)
+check "the saved stream has the application's MOD record with its build id (readelf -n)" 1 \
+  "$(grep -c "^MOD [0-9 -]* $chain_build_id $chain_real\$" "$WORK/s.stream")"
+check "the application's MOD record precedes its first MAP record" 1 \
+  "$(awk -v p="$chain_real" '$1 == "MOD" && $NF == p && !map { print 1; exit } $1 == "MAP" && $NF == p { map = 1 }' "$WORK/s.stream")"
+check "the imported modules row has the recorded build id" "$chain_build_id" \
+  "$(q "$WORK/imported.db" "SELECT build_id FROM modules WHERE path = '$chain_real'")"
+check "import: no module of another build" 0 \
+  "$(q "$WORK/imported.db" "SELECT num_value FROM recording WHERE key = 'modules_build_id_mismatch'")"
 
 # 7. Ctrl-C ends a recording in order; stap dying makes it incomplete
 "$SPANTAP" record --force -o "$WORK/int.db" --events default,file --binary chain_app --duration 240 > "$WORK/int.out" 2>&1 &
