@@ -182,10 +182,11 @@ static void test_writer_error_returned(void **state) {
   struct spantap_store *s;
   char err[512] = "";
   assert_int_equal(spantap_store_open(path, false, &s, err, sizeof err), 0);
-  assert_int_equal(spantap_store_module(s, 1, "/bin/a", NULL), 0);
-  assert_int_equal(spantap_store_module(s, 1, "/bin/b", NULL), 0); /* the same id: fails later */
+  assert_int_equal(spantap_store_frame(s, 1, 1, 0x10, "f", 0, NULL, 0), 0);
+  assert_int_equal(spantap_store_frame(s, 1, 1, 0x20, "g", 0, NULL, 0),
+                   0); /* the same id: fails later */
   assert_int_equal(spantap_store_sync(s, err, sizeof err), -EIO);
-  assert_non_null(strstr(err, "modules"));
+  assert_non_null(strstr(err, "frames"));
   assert_non_null(strstr(err, "UNIQUE constraint failed"));
   assert_non_null(strstr(spantap_store_errmsg(s), "UNIQUE constraint failed"));
   int64_t args[3] = {0, 0, 0};
