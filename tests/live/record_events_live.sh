@@ -104,13 +104,14 @@ check "--events sched: recording ends in order (exit 0, complete, nothing lost)"
 pid=$(q "$db" "SELECT pid FROM processes ORDER BY start_ns LIMIT 1")
 check "off-CPU rows for the app's main thread" 1 \
   "$(q "$db" "SELECT count(*) > 0 FROM offcpu WHERE pid = ${pid:-0} AND tid = ${pid:-0}")"
-check "the sleep is one interval of 50 ms to 2 s" 1 \
-  "$(q "$db" "SELECT count(*) FROM offcpu WHERE tid = ${pid:-0} AND dur_ns >= 50000000 AND dur_ns < 2000000000")"
-check "... in interruptible sleep (state 1)" 1 \
-  "$(q "$db" "SELECT state FROM offcpu WHERE tid = ${pid:-0} ORDER BY dur_ns DESC LIMIT 1")"
+check "the sleep is one interruptible (state 1) interval of 50 ms to 2 s" 1 \
+  "$(q "$db" "SELECT count(*) FROM offcpu WHERE tid = ${pid:-0} AND state = 1 AND dur_ns >= 50000000 AND dur_ns < 2000000000")"
+# (on a loaded machine the app may also wait runnable for 50 ms or more: a preemption, state 0)
+check "... and any other interval that long is a preemption (state 0)" 0 \
+  "$(q "$db" "SELECT count(*) FROM offcpu WHERE tid = ${pid:-0} AND dur_ns >= 50000000 AND state NOT IN (0, 1)")"
 check "... between the app's exec and its exit" 1 \
   "$(q "$db" "SELECT o.ts_ns >= p.exec_ns AND o.ts_ns + o.dur_ns <= p.exit_ns FROM offcpu o
-      JOIN processes p ON p.pid = o.pid WHERE o.tid = ${pid:-0} ORDER BY o.dur_ns DESC LIMIT 1")"
+      JOIN processes p ON p.pid = o.pid WHERE o.tid = ${pid:-0} AND o.state = 1 ORDER BY o.dur_ns DESC LIMIT 1")"
 check "every state is a documented one (0 runnable, 1 interruptible, 2 uninterruptible)" "" \
   "$(q "$db" "SELECT group_concat(DISTINCT state) FROM offcpu WHERE state NOT IN (0, 1, 2)")"
 check "only the traced process is recorded" "$pid" "$(q "$db" "SELECT group_concat(DISTINCT pid) FROM offcpu")"
