@@ -190,7 +190,7 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   /* built ahead of time: a module needs only staprun (checked when loading),
    * a BPF object stapbpf */
   bool bpf_object = s->o.module && spantap_is_bpf_object_path(s->o.module);
-  s->stap = bpf_object  ? STAPBPF
+  s->stap = bpf_object    ? STAPBPF
             : s->o.module ? (s->o.staprun ? s->o.staprun : STAPRUN)
             : s->o.stap   ? s->o.stap
                           : "stap";
