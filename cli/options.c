@@ -329,7 +329,6 @@ int spantap_trace_options_to_script(const struct spantap_trace_options *o,
   if (o->compile_only && strcmp(o->runtime, "bpf") == 0) {
     /* built to run elsewhere: spantap's pid comes from stapbpf -x there */
     so->self_pid_at_load = true;
-    so->header_casts = o->kernel_release != NULL; /* a headers-only kernel tree */
   }
   if (o->module && spantap_is_bpf_object_path(o->module)) {
     /* the object's queues are its build's: read them from its mark */

@@ -131,8 +131,10 @@ static int prepare_stap_args(struct spantap_session *s, char *err, size_t errlen
     return 0;
   }
   if (s->rt == SPANTAP_RUNTIME_BPF && s->o.kernel_release) {
-    /* a build for another kernel: its tree comes with -r (module_build) */
+    /* a build for another kernel: its tree comes with -r (module_build);
+     * task_current() reads the tree's DWARF vmlinux only in 4.2's form */
     s->stap_args[n++] = "--runtime=bpf";
+    s->stap_args[n++] = "--compatible=4.2";
     s->stap_args[n] = NULL;
     return 0;
   }

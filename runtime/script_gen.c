@@ -705,9 +705,9 @@ static int generate(struct gen *g, char *err, size_t errlen) {
 int spantap_script_generate(const struct spantap_script_opts *o, FILE *out, char *err,
                             size_t errlen) {
   struct gen g = {.o = o, .out = out};
-  if (o->runtime != SPANTAP_RUNTIME_KERNEL && !o->header_casts)
+  if (o->runtime != SPANTAP_RUNTIME_KERNEL)
     return generate(&g, err, errlen);
-  /* the module runtime (or header_casts): the script's casts read the kernel's headers */
+  /* the module runtime: the script's casts then read the kernel's headers */
   char *text = NULL;
   size_t len = 0;
   g.out = open_memstream(&text, &len);

@@ -55,11 +55,8 @@ struct spantap_script_opts {
   unsigned queue_scale;
   /* A BPF object built ahead of time (`record --compile-only --runtime bpf`):
    * spantap's pid is read from stapbpf's -x PID (target()) when it runs, not
-   * written into the script; header_casts: the casts read the kernel's
-   * headers (SPANTAP_KERNEL_CAST_HEADERS), as the module runtime's do, for a
-   * kernel whose headers are installed but not its DWARF. */
+   * written into the script. */
   bool self_pid_at_load;
-  bool header_casts;
 };
 
 /* The module runtime's load-time globals (module parameters: staprun MODULE
