@@ -231,10 +231,10 @@ static void test_in_order(void **state) {
 
 /* Parses `record ARGS...` (NULL-terminated) into O. */
 static int parse_record(struct spantap_trace_options *o, const char *const *args) {
-  char *argv[32];
-  int n = 0;
-  for (; args[n]; n++)
-    argv[n] = (char *)args[n];
+  char *argv[32] = {"record"};
+  int n = 1;
+  for (; args[n - 1]; n++)
+    argv[n] = (char *)args[n - 1];
   argv[n] = NULL;
   return spantap_trace_options_parse(n, argv, true, o);
 }

@@ -49,7 +49,7 @@ static void write_file(const char *path, const char *text, mode_t mode) {
 
 /* The contents of DIR/NAME (static buffer; "" when missing). */
 static const char *read_file(const char *name) {
-  static char buf[8192];
+  static char buf[1 << 16];
   char p[256];
   snprintf(p, sizeof p, "%s/%s", dir, name);
   buf[0] = '\0';
