@@ -1,9 +1,14 @@
 #!/bin/bash
-# The module runtime's cost, measured in one boot of the test guest (Debian's
-# kernel under qemu TCG, see tests/guest/): a getppid() loop untraced, while
-# spantap records another program (what an untraced process pays), traced
-# with every syscall an event (no stacks; 8 DWARF-unwound frames), and redis
-# under redis-benchmark untraced and traced by the default events. Prints
+# The module runtime's cost beside the BPF runtime's and bpftrace's, measured
+# in one boot of the test guest (Debian's kernel under qemu TCG, see
+# tests/guest/): a getppid() loop untraced, under each runtime's floor (empty
+# probes), while spantap records another program (what an untraced process
+# pays), traced with every syscall an event (no stacks; 8 frames: DWARF
+# unwinding in the module, a frame-pointer walk in BPF) by each runtime and
+# by bpftrace (8-frame ustack), and redis under redis-benchmark untraced and
+# traced by the default events with each runtime. The BPF objects are built
+# here (spantap record --compile-only --runtime bpf) and run in the guest by
+# spantap record --module X.bo (stapbpf; spantap's map reader). Prints
 # medians of interleaved rounds as ratios to the untraced runs of the same
 # boot: TCG inflates kernel work unevenly, so only the ratios mean something.
 # Needs root. usage: bench/guest_bench.sh [ROUNDS]   (env SPANTAP_GUEST_CACHE)
@@ -18,6 +23,12 @@ guest_prepare && guest_apps || exit 1
 guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
   guest_module spt_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
   guest_module spt_redis --binary redis-server || exit 1
+guest_bpf bpf_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
+  guest_bpf bpf_all2 --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
+  guest_bpf bpf_redis --binary redis-server || exit 1
+phase "BPF object bpf_floor (stap --runtime=bpf -p4)"
+(cd "$W" && stap --runtime=bpf -u -p4 -r "$CACHE/bpftree" -m bpf_floor "$top_srcdir/bench/floor.stp" \
+  > "$W/out/build_bpf_floor.txt" 2>&1) || { cat "$W/out/build_bpf_floor.txt"; exit 1; }
 phase "module spt_floor (stap -p4 -r $KVER)"
 (cd "$W" && "$SPANTAP" setup --runtime kernel --kernel-release "$KVER" |
   sed -n 's/^patched runtime: *//p' > "$W/out/runtime.txt")
@@ -27,14 +38,18 @@ rt=$(cat "$W/out/runtime.txt")
   { cat "$W/out/build_floor.txt"; exit 1; }
 printf 'ROUNDS=%s\nLOOP_N=%s\nLOOP_NT=%s\nREDIS_N=%s\n' "$ROUNDS" "${LOOP_N:-1000000}" \
   "${LOOP_NT:-20000}" "${REDIS_N:-5000}" > "$W/bench.env"
+# bpftrace pulls LLVM and clang (about 200 MB of libraries): in the bench's
+# initramfs only, when installed
+BT=$(command -v bpftrace || true)
 guest_boot "$top_srcdir/bench/guest_bench_in.sh" /usr/bin/redis-server /usr/bin/redis-benchmark \
-  /usr/bin/redis-cli || exit 1
+  /usr/bin/redis-cli /usr/bin/stapbpf $BT || exit 1
 phase "results"
 O=$W/out
-for f in "$O"/m*_*.db; do # events stored per traced loop
+for f in "$O"/[mb][02]_*.db; do # events stored per traced loop
   echo "$(basename "$f" .db) $(sqlite3 "$f" "SELECT count(*) FROM syscalls WHERE name = 'getppid'") \
 $(sqlite3 "$f" "SELECT coalesce(sum(num_value), 0) FROM recording WHERE key = 'events_lost'")"
 done > "$O/events.txt"
+cat "$O"/bt_events.txt >> "$O/events.txt" 2> /dev/null
 python3 - "$O/bench.txt" "$O/events.txt" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
@@ -60,9 +75,11 @@ if redis:
     print("\nredis-benchmark -c 10 in the guest, median of rounds (requests/s)")
     for k, v in redis.items():
         print(f"  {k:9s} SET {med([a for a, b in v]):8.0f}  GET {med([b for a, b in v]):8.0f}   rounds: {v}")
-    if "traced" in redis and "untraced" in redis:
-        for i, t in ((0, "SET"), (1, "GET")):
-            print(f"  {t}: traced/untraced throughput = "
-                  f"{med([x[i] for x in redis['traced']]) / med([x[i] for x in redis['untraced']]):.2f}")
+    for k in redis:
+        if k == "untraced" or "untraced" not in redis:
+            continue
+        print(f"  {k}/untraced throughput: " + ", ".join(
+            f"{t} {med([x[i] for x in redis[k]]) / med([x[i] for x in redis['untraced']]):.2f}"
+            for i, t in ((0, "SET"), (1, "GET"))))
 PY
 phase "done"

@@ -2,8 +2,10 @@
 # Runs inside the test guest (bench/guest_bench.sh): in one boot, ROUNDS
 # interleaved rounds of a getppid() loop untraced, untraced while spantap
 # records another program, traced without stacks and with 8-frame stacks,
-# and of redis-benchmark untraced and traced by spantap's default events.
-# The floor: the same probe points with empty bodies (bench/floor.stp).
+# and of redis-benchmark untraced and traced by spantap's default events:
+# each with the module runtime (X.ko, staprun) and the BPF runtime (X.bo,
+# stapbpf), and the loop traced by bpftrace (when in the initramfs).
+# The floors: the same probe points with empty bodies (bench/floor.stp).
 # One line per measurement in SHARE/out/bench.txt (times in centiseconds of
 # /proc/uptime; N is large enough that its resolution stays under 2%).
 S=$1
@@ -19,8 +21,9 @@ cp "$S/apps/chain_fp" /tmp/chain_other # the same program under a name no module
 cs() { cut -d' ' -f1 /proc/uptime | tr -d .; }
 timed() { a=$(cs); "$@" > /dev/null 2>&1; b=$(cs); echo $((b - a)); }
 # recording MODULE STACKMODE NAME: start spantap record --module in the background
+# (MODULE: NAME.ko for the module runtime, NAME.bo for the BPF runtime)
 recording() {
-  spantap record --module "$S/$1.ko" -s "$2" -o "/tmp/$3.db" -f > /dev/null 2> "/tmp/$3.err" &
+  spantap record --module "$S/$1" -s "$2" -o "/tmp/$3.db" -f > /dev/null 2> "/tmp/$3.err" &
   recpid=$!
   wait_tracing "/tmp/$3.err"
 }
@@ -28,7 +31,7 @@ stop() {
   kill -INT $recpid
   wait $recpid
   cp "/tmp/$1.db" "$O/$1.db" 2> /dev/null
-  grep -h 'lost\|skipped\|WARNING' "/tmp/$1.err" | head -3 >> "$O/bench_warnings.txt"
+  grep -h 'lost\|skipped\|WARNING\|rror' "/tmp/$1.err" | head -3 | sed "s/^/$1: /" >> "$O/bench_warnings.txt"
 }
 redis_round() { # redis_round: SET and GET requests/s of redis-benchmark
   redis-server --port 6379 --save '' --appendonly no > /dev/null 2>&1 &
@@ -44,6 +47,15 @@ redis_round() { # redis_round: SET and GET requests/s of redis-benchmark
   wait
 }
 
+# bpftrace: every syscall of the loop with an 8-frame user stack, as
+# bench/overhead.sh traces a server on the host
+printf '%s\n' 'tracepoint:raw_syscalls:sys_enter /comm == "chain_fp"/ { @t0[tid] = nsecs; }' \
+  'tracepoint:raw_syscalls:sys_exit /@t0[tid]/ {' \
+  '  printf("E %d %d %d %d %s\n", tid, args->id, args->ret, nsecs - @t0[tid], ustack(perf, 8));' \
+  '  delete(@t0[tid]);' '}' > /tmp/loop.bt
+BT=$(command -v bpftrace)
+: > "$O/bt_events.txt"
+
 for r in $(seq "$ROUNDS"); do
   echo "loop round=$r mode=untraced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
   staprun -o /dev/null "$S/spt_floor.ko" 2> /dev/null &
@@ -54,17 +66,49 @@ for r in $(seq "$ROUNDS"); do
   echo "loop round=$r mode=other_floor n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
   kill -INT $floor
   wait $floor
-  recording spt_all 2 other_$r
+  stapbpf "$S/bpf_floor.bo" > /dev/null 2> "/tmp/bpf_floor.err" &
+  floor=$!
+  sleep 3 # stapbpf says nothing once attached: its start takes about a second here
+  echo "loop round=$r mode=other_bpf_floor n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
+  kill -INT $floor
+  wait $floor
+  grep -h . /tmp/bpf_floor.err | head -3 | sed 's/^/bpf_floor: /' >> "$O/bench_warnings.txt"
+  recording bpf_all2.bo 2 other_bpf_$r
+  echo "loop round=$r mode=other_bpf n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
+  stop other_bpf_$r
+  recording spt_all.ko 2 other_$r
   echo "loop round=$r mode=other_traced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
   stop other_$r
-  recording spt_all0 0 m0_$r
+  recording spt_all0.ko 0 m0_$r
   echo "loop round=$r mode=traced_nostack n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=m0_$r" >> "$R"
   stop m0_$r
-  recording spt_all 2 m2_$r
+  recording spt_all.ko 2 m2_$r
   echo "loop round=$r mode=traced_stack8 n=$LOOP_NT cs=$(timed chain_nofp loop "$LOOP_NT") db=m2_$r" >> "$R"
   stop m2_$r
+  recording bpf_all0.bo 0 b0_$r
+  echo "loop round=$r mode=bpf_nostack n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=b0_$r" >> "$R"
+  stop b0_$r
+  # the BPF runtime walks frame pointers: chain_fp has them (8 real frames)
+  recording bpf_all2.bo 2 b2_$r
+  echo "loop round=$r mode=bpf_stack8 n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=b2_$r" >> "$R"
+  stop b2_$r
+  if [ -n "$BT" ]; then
+    bpftrace /tmp/loop.bt > /tmp/bt.out 2>&1 &
+    bt=$!
+    i=0
+    until grep -q '^Attaching' /tmp/bt.out || [ $i -gt 600 ]; do sleep 0.2; i=$((i + 1)); done
+    sleep 1
+    echo "loop round=$r mode=bpftrace_stack8 n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=bt_$r" >> "$R"
+    kill -INT $bt
+    wait $bt
+    echo "bt_$r $(grep -c '^E ' /tmp/bt.out) $(awk '/Lost [0-9]+ events/ {n += $2} END {print n + 0}' /tmp/bt.out)" >> "$O/bt_events.txt"
+    grep -v '^E \|^Attaching\|^ \|^$' /tmp/bt.out | head -3 | sed 's/^/bpftrace: /' >> "$O/bench_warnings.txt"
+  fi
   echo "redis round=$r mode=untraced $(redis_round)" >> "$R"
-  recording spt_redis 1 redis_$r
+  recording spt_redis.ko 1 redis_$r
   echo "redis round=$r mode=traced $(redis_round) db=redis_$r" >> "$R"
   stop redis_$r
+  recording bpf_redis.bo 1 bredis_$r
+  echo "redis round=$r mode=bpf $(redis_round) db=bredis_$r" >> "$R"
+  stop bredis_$r
 done

@@ -127,9 +127,10 @@ static int compile_only(struct spantap_session *session, const struct spantap_tr
     return rc == -EINVAL ? SPANTAP_EXIT_USAGE : SPANTAP_EXIT_FAIL;
   }
   fprintf(stderr,
-          "spantap: built %s: run it with 'spantap record --module %s -o FILE.db' where staprun "
+          "spantap: built %s: run it with 'spantap record --module %s -o FILE.db' where %s "
           "is installed (its stream says its stack mode %u and depth %u)\n",
-          o->output, o->output, o->stack_mode, o->stack_depth);
+          o->output, o->output, strcmp(o->runtime, "bpf") == 0 ? "stapbpf" : "staprun",
+          o->stack_mode, o->stack_depth);
   return SPANTAP_EXIT_OK;
 }
 
@@ -212,8 +213,9 @@ int spantap_cmd_record(int argc, char **argv) {
       fprintf(stderr, "spantap record: Failed to create the BPF map reader: %s\n", strerror(-rc));
       goto cleanup;
     }
-    fprintf(stderr, "spantap: record queues: %.1f MiB of kernel memory (--buffer-size)\n",
-            (double)spantap_script_queue_memory(&sopts.script) / (1 << 20));
+    if (!o.module) /* a built object's queues are sized by its build */
+      fprintf(stderr, "spantap: record queues: %.1f MiB of kernel memory (--buffer-size)\n",
+              (double)spantap_script_queue_memory(&sopts.script) / (1 << 20));
   }
   const struct spantap_session_sink sink = {
       .ctx = col, .stream = feed_stream, .lost = add_lost, .tick = flush, .ready = ready_families};

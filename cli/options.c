@@ -12,6 +12,8 @@
 #include "cli/commands.h"
 #include "collector/collector.h"
 #include "common/syscall_table.h"
+#include "runtime/bpf_object.h"
+#include "runtime/recording_session.h"
 #include "runtime/targets.h"
 #include "spantap/record_queue.h"
 
@@ -72,11 +74,18 @@ static const char record_usage[] =
     "                          queues (about 250 bytes a record, at most what the\n"
     "                          queues hold: it grows with --buffer-size).\n"
     "\n"
-    "Build on one machine, run on another (the module runtime):\n"
-    "      --compile-only      build the module into --output (NAME.ko) and stop.\n"
-    "      --kernel-release R  with --compile-only: for kernel R (its headers installed).\n"
+    "Build on one machine, run on another:\n"
+    "      --compile-only      build the module into --output (NAME.ko) and stop; with\n"
+    "                          --runtime bpf, a BPF object (NAME.bo) for stapbpf.\n"
+    "      --kernel-release R  with --compile-only: for kernel R (its headers installed);\n"
+    "                          with --runtime bpf, R is a release or a build tree, whose\n"
+    "                          System.map must name bpf_raw_tp_link_release.\n"
     "      --module X.ko       run a module built with --compile-only (needs staprun\n"
     "                          only); its stack mode and depth are the module's own.\n"
+    "      --module X.bo       run a BPF object built with --compile-only (needs stapbpf\n"
+    "                          only, and as many CPUs as the build machine at most); it\n"
+    "                          traces the --binary targets it was built with (no --pid,\n"
+    "                          no -- CMD).\n"
     "\n"
     "Request spans and traces are derived from the events as they arrive; when the\n"
     "recording ends, `spantap traces FILE` lists them.\n"
@@ -221,15 +230,31 @@ int spantap_trace_options_parse(int argc, char **argv, bool for_record,
     }
     o->command = argv + first;
   }
-  if ((o->compile_only || o->kernel_release || o->module) && strcmp(o->runtime, "bpf") == 0) {
+  bool bpf_object = o->module && spantap_is_bpf_object_path(o->module);
+  if (o->module && strcmp(o->runtime, "auto") != 0 &&
+      strcmp(o->runtime, bpf_object ? "bpf" : "kernel") != 0) {
+    fprintf(stderr, "spantap %s: --module %s runs with the %s runtime, not --runtime %s\n", cl.cmd,
+            o->module, bpf_object ? "BPF" : "module", o->runtime);
+    return -EINVAL;
+  }
+  if (bpf_object || (o->compile_only && strcmp(o->runtime, "bpf") == 0))
+    o->runtime = "bpf";
+  else if (o->compile_only || o->kernel_release || o->module)
+    o->runtime = "kernel";
+  if (bpf_object && (o->npids || o->command || o->ntargets)) {
     fprintf(stderr,
-            "spantap %s: --compile-only, --kernel-release and --module are for the "
-            "module runtime (--runtime kernel)\n",
+            "spantap %s: --module %s traces what it was built for: no --binary, --pid or "
+            "-- CMD (build it with its --binary targets)\n",
+            cl.cmd, o->module);
+    return -EINVAL;
+  }
+  if (o->compile_only && strcmp(o->runtime, "bpf") == 0 && o->npids) {
+    fprintf(stderr,
+            "spantap %s: a BPF object cannot take --pid (pids differ where it runs): use "
+            "--binary\n",
             cl.cmd);
     return -EINVAL;
   }
-  if (o->compile_only || o->kernel_release || o->module)
-    o->runtime = "kernel";
   /* A module built ahead of time records with the stack mode and depth it was
    * built with, which its stream's BEGIN record carries: there -s and -d only
    * select among the recorded frames, as for `spantap import`. */
@@ -309,6 +334,23 @@ int spantap_trace_options_to_script(const struct spantap_trace_options *o,
     return ncpu;
   }
   so->queue_ncpu = (unsigned)ncpu;
+  if (o->compile_only && strcmp(o->runtime, "bpf") == 0) {
+    /* built to run elsewhere: spantap's pid comes from stapbpf -x there */
+    so->self_pid_at_load = true;
+  }
+  if (o->module && spantap_is_bpf_object_path(o->module)) {
+    /* the object's queues are its build's: read them from its mark */
+    rc = spantap_bpf_object_read_mark(o->module, &so->queue_cookie, &so->queue_ncpu, err, errlen);
+    if (rc < 0)
+      return rc;
+    if (so->queue_ncpu < (unsigned)ncpu) {
+      snprintf(err, errlen,
+               "%s was built for %u CPUs and this machine has %d: build it on a machine with at "
+               "least as many (its record queues are numbered by CPU)",
+               o->module, so->queue_ncpu, ncpu);
+      return -EINVAL;
+    }
+  }
   if (o->buffer_mib)
     so->queue_scale = scale_for_mib(*so, o->buffer_mib);
   return 0;

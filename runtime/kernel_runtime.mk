@@ -7,6 +7,7 @@
 libspantap_la_SOURCES += \
 	runtime/kernel_setup.h runtime/kernel_setup.c \
 	runtime/module_build.h runtime/module_build.c \
+	runtime/bpf_object.h runtime/bpf_object.c \
 	runtime/staprun_launch.h runtime/staprun_launch.c \
 	runtime/module_session.h runtime/module_session.c
 nodist_libspantap_la_SOURCES += runtime/stap_patches.c

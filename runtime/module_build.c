@@ -26,17 +26,21 @@ int spantap_module_name_check(const char *name) {
   return 0;
 }
 
-int spantap_module_name_of_path(const char *path, char *out, size_t len) {
+int spantap_object_name_of_path(const char *path, const char *suffix, char *out, size_t len) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
-  size_t n = strlen(base);
-  if (n <= 3 || strcmp(base + n - 3, ".ko") != 0)
+  size_t n = strlen(base), k = strlen(suffix);
+  if (n <= k || strcmp(base + n - k, suffix) != 0)
     return -EINVAL;
-  if (n - 3 >= len)
+  if (n - k >= len)
     return -ENAMETOOLONG;
-  memcpy(out, base, n - 3);
-  out[n - 3] = '\0';
+  memcpy(out, base, n - k);
+  out[n - k] = '\0';
   return spantap_module_name_check(out);
+}
+
+int spantap_module_name_of_path(const char *path, char *out, size_t len) {
+  return spantap_object_name_of_path(path, ".ko", out, len);
 }
 
 void spantap_module_name_of_script(const char *text, size_t len, char *out, size_t outlen) {
@@ -197,7 +201,7 @@ int spantap_module_build(const struct spantap_module_build *b, char *out_path, s
     goto out;
   }
   char built[4200];
-  snprintf(built, sizeof built, "%s/%s.ko", dir, b->module_name);
+  snprintf(built, sizeof built, "%s/%s%s", dir, b->module_name, b->suffix ? b->suffix : ".ko");
   rc = copy_file(built, out_path);
   if (rc < 0)
     snprintf(err, errlen, "Failed to copy module: from=%s to=%s errno=%s", built, out_path,

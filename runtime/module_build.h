@@ -15,6 +15,8 @@ struct spantap_module_build {
   const char *const *args;    /* more stap arguments (NULL-terminated; may be NULL) */
   const char *module_name;    /* -m (see spantap_module_name_check), or NULL */
   const char *script_path;    /* the generated script */
+  const char *suffix;         /* what stap names NAME + suffix: ".ko" (NULL) or ".bo" (the BPF
+                                 runtime's object, stap --runtime=bpf in ARGS) */
 };
 
 /* Runs `stap -p4 [-r KVER] ARGS... [-m NAME] SCRIPT` in a scratch directory.
@@ -38,6 +40,9 @@ int spantap_module_name_check(const char *name);
  * the name it was built with). Returns 0; -EINVAL when PATH does not end in
  * ".ko" or the name is not a valid module name; -ENAMETOOLONG. */
 int spantap_module_name_of_path(const char *path, char *out, size_t len);
+
+/* The same for a file ending in SUFFIX (".ko", or ".bo": a BPF object). */
+int spantap_object_name_of_path(const char *path, const char *suffix, char *out, size_t len);
 
 /* Writes into OUT a module name derived from TEXT (the script): the same
  * script gives the same name, so stap's cache serves a rebuild. */

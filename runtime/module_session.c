@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/bpf_object.h"
 #include "runtime/machine_setup.h"
 #include "runtime/staprun_launch.h"
 
@@ -165,12 +166,13 @@ void spantap_module_unload_left(const char *staprun, const char *loaded, int sta
 int spantap_module_compile(const char *stap, const char *const *args, const char *release,
                            const struct spantap_script_opts *so, const char *ko_path, bool force,
                            FILE *progress, char *err, size_t errlen) {
+  bool bpf = so->runtime == SPANTAP_RUNTIME_BPF;
+  const char *suffix = bpf ? ".bo" : ".ko";
   char name[SPANTAP_MODULE_NAME_MAX + 1];
-  if (spantap_module_name_of_path(ko_path, name, sizeof name) < 0) {
+  if (spantap_object_name_of_path(ko_path, suffix, name, sizeof name) < 0) {
     snprintf(err, errlen,
-             "--output %s must be NAME.ko, NAME of 1-%d characters [A-Za-z0-9_] (the module's "
-             "name)",
-             ko_path, SPANTAP_MODULE_NAME_MAX);
+             "--output %s must be NAME%s, NAME of 1-%d characters [A-Za-z0-9_] (the %s name)",
+             ko_path, suffix, SPANTAP_MODULE_NAME_MAX, bpf ? "BPF object's" : "module's");
     return -EINVAL;
   }
   if (!force && access(ko_path, F_OK) == 0) {
@@ -199,10 +201,14 @@ int spantap_module_compile(const char *stap, const char *const *args, const char
                                    .kernel_release = release,
                                    .args = args,
                                    .module_name = name,
-                                   .script_path = script_path};
+                                   .script_path = script_path,
+                                   .suffix = suffix};
   char out[4096];
   snprintf(out, sizeof out, "%s", ko_path);
   rc = spantap_module_build(&b, out, sizeof out, progress, err, errlen);
+  /* the map reader where it runs must know the object's record queues */
+  if (rc == 0 && bpf)
+    rc = spantap_bpf_object_mark(ko_path, so->queue_cookie, so->queue_ncpu, err, errlen);
 out:
   unlink(script_path);
   return rc;

@@ -58,9 +58,11 @@ void spantap_module_unload_left(const char *staprun, const char *loaded, int sta
 /* Generates the script for SO (the module runtime's) and builds it with STAP
  * and ARGS for kernel RELEASE (NULL: this one) into KO_PATH, which must be
  * NAME.ko (NAME the module's name, see spantap_module_name_of_path) and must
- * not exist unless FORCE. stap's diagnostics go to PROGRESS (may be NULL).
- * Returns 0, -EINVAL (a bad KO_PATH), -EEXIST, or -errno with the reason in
- * ERR. */
+ * not exist unless FORCE. With SO->runtime BPF (ARGS then hold
+ * --runtime=bpf) the same builds SystemTap's BPF object NAME.bo for stapbpf,
+ * marked with SO's queue cookie and CPU count (runtime/bpf_object.h). stap's
+ * diagnostics go to PROGRESS (may be NULL). Returns 0, -EINVAL (a bad
+ * KO_PATH), -EEXIST, or -errno with the reason in ERR. */
 int spantap_module_compile(const char *stap, const char *const *args, const char *release,
                            const struct spantap_script_opts *so, const char *ko_path, bool force,
                            FILE *progress, char *err, size_t errlen);

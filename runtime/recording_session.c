@@ -34,6 +34,7 @@
 #define POLL_SOURCE_MS 10 /* with a per-turn source: BPF map queues fill in ~50 ms at peak */
 #define MAX_STAP_ARGS 32
 #define STAPRUN "staprun" /* the module runtime's loader, searched in PATH */
+#define STAPBPF "stapbpf" /* the BPF runtime's loader of a built object, searched in PATH */
 
 struct spantap_session {
   struct spantap_session_opts o;
@@ -69,6 +70,11 @@ struct spantap_session {
   char incomplete_buf[256];
   char buf[1 << 16];
 };
+
+bool spantap_is_bpf_object_path(const char *path) {
+  size_t n = strlen(path);
+  return n > 3 && strcmp(path + n - 3, ".bo") == 0;
+}
 
 static int64_t now_ns(clockid_t clk) {
   struct timespec ts;
@@ -108,6 +114,28 @@ static int prepare_stap_args(struct spantap_session *s, char *err, size_t errlen
   size_t n = 0;
   if (s->rt == SPANTAP_RUNTIME_KERNEL && s->o.module) {
     s->stap_args[0] = NULL;
+    return 0;
+  }
+  if (s->rt == SPANTAP_RUNTIME_BPF && s->o.module) {
+    /* stapbpf alone: only its memlock limit may need the shim */
+    s->stap_args[0] = NULL;
+    if (!spantap_setup_memlock_shim_needed())
+      return 0;
+    if (spantap_setup_inspect(NULL, &s->setup) < 0 || !s->setup.memlock_shim) {
+      snprintf(err, errlen,
+               "stapbpf cannot raise RLIMIT_MEMLOCK here and spantap's memlock shim is not "
+               "installed: run 'spantap setup'");
+      return -ENOENT;
+    }
+    s->ld_preload = s->setup.shim_path;
+    return 0;
+  }
+  if (s->rt == SPANTAP_RUNTIME_BPF && s->o.kernel_release) {
+    /* a build for another kernel: its tree comes with -r (module_build);
+     * task_current() reads the tree's DWARF vmlinux only in 4.2's form */
+    s->stap_args[n++] = "--runtime=bpf";
+    s->stap_args[n++] = "--compatible=4.2";
+    s->stap_args[n] = NULL;
     return 0;
   }
   if (s->rt == SPANTAP_RUNTIME_BPF) {
@@ -161,11 +189,20 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   s->o = *opts;
   s->script_fd = s->go_fd = s->sfd = -1;
   s->stap_proc = (struct spantap_stap){.pid = 0, .out_fd = -1, .err_fd = -1};
-  /* a module built ahead of time needs only staprun (checked when loading) */
-  s->stap = s->o.module ? (s->o.staprun ? s->o.staprun : STAPRUN) : s->o.stap ? s->o.stap : "stap";
+  /* built ahead of time: a module needs only staprun (checked when loading),
+   * a BPF object stapbpf */
+  bool bpf_object = s->o.module && spantap_is_bpf_object_path(s->o.module);
+  s->stap = bpf_object    ? STAPBPF
+            : s->o.module ? (s->o.staprun ? s->o.staprun : STAPRUN)
+            : s->o.stap   ? s->o.stap
+                          : "stap";
   if (spantap_target_find_in_path(s->stap, s->stap_found, sizeof s->stap_found) < 0 &&
       access(s->stap, X_OK) < 0) {
-    if (s->o.module)
+    if (bpf_object)
+      snprintf(err, errlen,
+               "SystemTap's stapbpf not found: install it with 'apt-get install systemtap' "
+               "(or copy /usr/bin/stapbpf and its libraries)");
+    else if (s->o.module)
       snprintf(err, errlen,
                "SystemTap's staprun not found: install it with "
                "'apt-get install systemtap-runtime'");
@@ -179,7 +216,12 @@ int spantap_session_new(const struct spantap_session_opts *opts, struct spantap_
   if (s->stap_found[0] && access(s->stap_found, X_OK) == 0)
     s->stap = s->stap_found;
   char why[1024];
-  s->rt = pick_runtime(s->o.module || s->o.compile_only ? "kernel" : s->o.runtime, why, sizeof why);
+  const char *asked = s->o.runtime;
+  if (bpf_object)
+    asked = "bpf";
+  else if (s->o.module || (s->o.compile_only && strcmp(s->o.runtime, "bpf") != 0))
+    asked = "kernel";
+  s->rt = pick_runtime(asked, why, sizeof why);
   if (s->o.progress)
     fprintf(s->o.progress, "spantap: runtime %s (%s)\n", spantap_runtime_name(s->rt), why);
   int rc = prepare_stap_args(s, err, errlen);
@@ -306,13 +348,16 @@ static int load_module(struct spantap_session *s, char *err, size_t errlen) {
 
 int spantap_session_compile(struct spantap_session *s, const char *ko_path, bool force, char *err,
                             size_t errlen) {
-  if (s->rt != SPANTAP_RUNTIME_KERNEL || s->o.module) {
-    snprintf(err, errlen, "only the module runtime builds a module ahead of time");
+  if (s->o.module) {
+    snprintf(err, errlen, "--module %s is built already: nothing to compile", s->o.module);
     return -EINVAL;
   }
   struct spantap_script_opts so = script_opts(s);
   if (s->o.progress)
-    fprintf(s->o.progress, "spantap: building %s for kernel %s...\n", ko_path, s->ks.release);
+    fprintf(s->o.progress, "spantap: building %s for kernel %s...\n", ko_path,
+            s->rt == SPANTAP_RUNTIME_KERNEL ? s->ks.release
+            : s->o.kernel_release           ? s->o.kernel_release
+                                            : "(this one)");
   return spantap_module_compile(s->stap, s->stap_args, s->o.kernel_release, &so, ko_path, force,
                                 s->o.progress, err, errlen);
 }
@@ -346,12 +391,18 @@ int spantap_session_start(struct spantap_session *s, const struct spantap_sessio
   /* the session keeps pace with stap like stap with the traced threads (the
    * command above was forked first and keeps its own priority) */
   setpriority(PRIO_PROCESS, 0, SPANTAP_TRACER_NICE);
-  int rc = s->rt == SPANTAP_RUNTIME_KERNEL && s->o.module ? 0 : write_script(s, err, errlen);
+  int rc = s->o.module ? 0 : write_script(s, err, errlen);
   if (rc < 0)
     return rc;
   sigprocmask(SIG_UNBLOCK, &mask, NULL); /* stap's child must not inherit the block */
+  char self[24];
+  snprintf(self, sizeof self, "%ld", (long)getpid());
+  const char *const stapbpf_args[] = {"-x", self, NULL}; /* the object's target(): spantap */
   if (s->rt == SPANTAP_RUNTIME_KERNEL)
     rc = load_module(s, err, errlen);
+  else if (s->o.module)
+    rc = spantap_stap_spawn(s->stap, stapbpf_args, s->ld_preload, s->o.module, &s->stap_proc, err,
+                            errlen);
   else
     rc = spantap_stap_spawn(s->stap, s->stap_args, s->ld_preload, s->script_path, &s->stap_proc,
                             err, errlen);

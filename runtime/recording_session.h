@@ -39,14 +39,21 @@ struct spantap_session_opts {
   double duration_s; /* 0: until Ctrl-C, SIGTERM or the command's end */
   const char *stap;  /* the stap program (a name searched in PATH, or a path); NULL: "stap" */
   FILE *progress;    /* the user's messages and stap's diagnostics; NULL: none */
-  /* SystemTap's module runtime only (runtime "kernel"): */
-  const char *module;         /* run this module built ahead of time under staprun (no stap
-                                 needed); NULL: build the script's module through stap's cache */
-  const char *kernel_release; /* build for this kernel (spantap_session_compile); NULL: this one */
+  /* Built ahead of time (spantap_session_compile; runtime "kernel", or "bpf"
+   * for a BPF object): */
+  const char *module;         /* run this module (X.ko) under staprun, or this BPF object (X.bo,
+                                 whose mark script.queue_cookie and queue_ncpu must match) under
+                                 stapbpf (no stap needed); NULL: build the script */
+  const char *kernel_release; /* build for this kernel (spantap_session_compile); NULL: this one.
+                                 The BPF runtime: a release or a build tree, as stap's -r */
   const char
       *staprun;      /* the staprun program (a name searched in PATH, or a path); NULL: "staprun" */
   bool compile_only; /* the session only builds (spantap_session_compile): no staprun needed */
 };
+
+/* True when PATH names a BPF object built ahead of time (it ends in ".bo"),
+ * false for anything else (a module, X.ko). */
+bool spantap_is_bpf_object_path(const char *path);
 
 /* Where the session delivers what stap produces. Every callback returns 0, or
  * a negative errno with the reason in ERR: the session then stops stap, marks

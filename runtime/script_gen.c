@@ -547,6 +547,8 @@ static void expand(struct gen *g, const char *name, size_t len) {
     emit(g, "%s", SPANTAP_KPARAM_SELF_PID); /* set at load: the script stays the same */
   else if (IS("LAUNCH_PID") && o->runtime == SPANTAP_RUNTIME_KERNEL)
     emit(g, "%s", SPANTAP_KPARAM_LAUNCH_PID);
+  else if (IS("SELF_PID") && o->self_pid_at_load)
+    emit(g, "target()"); /* stapbpf -x PID */
   else if (IS("SELF_PID"))
     emit(g, "%ld", (long)o->self_pid);
   else if (IS("LAUNCH_PID"))
@@ -558,6 +560,8 @@ static void expand(struct gen *g, const char *name, size_t len) {
     gen_target_match(g);
   else if (IS("NEVER_TRACED") && o->runtime == SPANTAP_RUNTIME_KERNEL)
     emit(g, "  if (p == %s) return 2 // spantap itself\n", SPANTAP_KPARAM_SELF_PID);
+  else if (IS("NEVER_TRACED") && o->self_pid_at_load)
+    emit(g, "  if (p == target()) return 2 // spantap itself (stapbpf -x PID)\n");
   else if (IS("NEVER_TRACED"))
     emit(g, "  if (p == %ld) return 2 // spantap itself\n", (long)o->self_pid);
   else if (IS("ATTACH_PIDS") && o->runtime == SPANTAP_RUNTIME_KERNEL)

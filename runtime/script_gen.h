@@ -53,6 +53,10 @@ struct spantap_script_opts {
   uint64_t queue_cookie;
   unsigned queue_ncpu;
   unsigned queue_scale;
+  /* A BPF object built ahead of time (`record --compile-only --runtime bpf`):
+   * spantap's pid is read from stapbpf's -x PID (target()) when it runs, not
+   * written into the script. */
+  bool self_pid_at_load;
 };
 
 /* The module runtime's load-time globals (module parameters: staprun MODULE

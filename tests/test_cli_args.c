@@ -7,11 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli/args.h"
+#include "cli/options.h"
+#include "collector/collector.h"
+#include "runtime/bpf_object.h"
+#include "spantap/record_queue.h"
 #include "reports/table_print.h"
 
 /* ---- the number parser ---- */
@@ -223,6 +229,67 @@ static void test_in_order(void **state) {
   assert_string_equal(argv[first], "ls");
 }
 
+/* Parses `record ARGS...` (NULL-terminated) into O. */
+static int parse_record(struct spantap_trace_options *o, const char *const *args) {
+  char *argv[32] = {"record"};
+  int n = 1;
+  for (; args[n - 1]; n++)
+    argv[n] = (char *)args[n - 1];
+  argv[n] = NULL;
+  return spantap_trace_options_parse(n, argv, true, o);
+}
+
+/* BPF objects: --compile-only with --runtime bpf builds one (the BPF
+ * runtime, spantap's pid read at load);
+ * --module X.bo selects the BPF runtime and takes the object's queues from
+ * its mark; what an object cannot take is refused. */
+static void test_bpf_object_options(void **state) {
+  (void)state;
+  struct spantap_trace_options o;
+  struct spantap_script_opts so;
+  char err[512] = "";
+  const char *build[] = {"--compile-only", "--runtime", "bpf",    "--kernel-release",
+                         "/tmp/tree",      "-b",        "server", "-o",
+                         "x.bo",           NULL};
+  assert_int_equal(parse_record(&o, build), 0);
+  assert_string_equal(o.runtime, "bpf");
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &so, err, sizeof err), 0);
+  assert_true(so.self_pid_at_load);
+  const char *module_build[] = {"--compile-only", "-b", "server", "-o", "x.ko", NULL};
+  assert_int_equal(parse_record(&o, module_build), 0);
+  assert_string_equal(o.runtime, "kernel");
+  const char *with_pid[] = {"--compile-only", "--runtime", "bpf", "-p", "42", "-o", "x.bo", NULL};
+  assert_int_equal(parse_record(&o, with_pid), -EINVAL);
+
+  char bo[] = "/tmp/spantap-cli-XXXXXX.bo";
+  int fd = mkstemps(bo, 3);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "\177ELF\0\0object", 13), 13);
+  close(fd);
+  const uint64_t cookie = 0x4123456789abcdefULL;
+  assert_int_equal(spantap_bpf_object_mark(bo, cookie, SPANTAP_QUEUE_MAX_CPUS, err, sizeof err), 0);
+  const char *run[] = {"--module", bo, "-o", "t.db", NULL};
+  assert_int_equal(parse_record(&o, run), 0);
+  assert_string_equal(o.runtime, "bpf");
+  assert_int_equal(o.stack_mode, SPANTAP_STACK_AS_RECORDED);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &so, err, sizeof err), 0);
+  assert_true(so.queue_cookie == cookie);
+  assert_int_equal(so.queue_ncpu, SPANTAP_QUEUE_MAX_CPUS);
+  const char *run_kernel[] = {"--module", bo, "--runtime", "kernel", NULL};
+  assert_int_equal(parse_record(&o, run_kernel), -EINVAL);
+  const char *run_cmd[] = {"--module", bo, "--", "true", NULL};
+  assert_int_equal(parse_record(&o, run_cmd), -EINVAL);
+  const char *run_bin[] = {"--module", bo, "-b", "server", NULL};
+  assert_int_equal(parse_record(&o, run_bin), -EINVAL);
+  unlink(bo);
+  assert_int_equal(parse_record(&o, run), 0);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &so, err, sizeof err), -ENOENT);
+  assert_non_null(strstr(err, bo));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_number_accepts_digits_in_range),
@@ -233,6 +300,7 @@ int main(void) {
       cmocka_unit_test(test_format_output_force),
       cmocka_unit_test(test_bad_command_lines),
       cmocka_unit_test(test_in_order),
+      cmocka_unit_test(test_bpf_object_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

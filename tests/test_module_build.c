@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "runtime/kernel_setup.h"
+#include "runtime/bpf_object.h"
 #include "runtime/module_build.h"
 
 static void test_module_names(void **state) {
@@ -32,6 +34,44 @@ static void test_module_names(void **state) {
   assert_int_equal(spantap_module_name_of_path("spt_nginx.db", name, sizeof name), -EINVAL);
   assert_int_equal(spantap_module_name_of_path("/x/.ko", name, sizeof name), -EINVAL);
   assert_int_equal(spantap_module_name_of_path("/x/my-mod.ko", name, sizeof name), -EINVAL);
+  assert_int_equal(spantap_object_name_of_path("/tmp/spt_web.bo", ".bo", name, sizeof name), 0);
+  assert_string_equal(name, "spt_web");
+  assert_int_equal(spantap_object_name_of_path("/tmp/spt_web.ko", ".bo", name, sizeof name),
+                   -EINVAL);
+}
+
+/* A BPF object's mark: appended after the object, read back from its end;
+ * an object without one, or with a broken one, is refused with its path. */
+static void test_bpf_object_mark(void **state) {
+  (void)state;
+  char path[] = "/tmp/spantap-bo-XXXXXX.bo", err[512] = "";
+  int fd = mkstemps(path, 3);
+  assert_true(fd >= 0);
+  char obj[300];
+  memset(obj, 0, sizeof obj); /* NULs, as an ELF object has */
+  memcpy(obj, "\177ELF", 4);
+  assert_int_equal(write(fd, obj, sizeof obj), (ssize_t)sizeof obj);
+  close(fd);
+  uint64_t cookie = 0;
+  unsigned ncpu = 0;
+  assert_int_equal(spantap_bpf_object_read_mark(path, &cookie, &ncpu, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "has no spantap mark"));
+  assert_int_equal(spantap_bpf_object_mark(path, 0x7fff000000000001ULL, 2, err, sizeof err), 0);
+  assert_int_equal(spantap_bpf_object_read_mark(path, &cookie, &ncpu, err, sizeof err), 0);
+  assert_true(cookie == 0x7fff000000000001ULL);
+  assert_int_equal(ncpu, 2);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true(st.st_size > (off_t)sizeof obj); /* the object itself is untouched */
+  FILE *f = fopen(path, "a");
+  assert_non_null(f);
+  fputs("\nspantap-bpf-object cookie=0x1 ncpu=2\n", f); /* the last mark counts: no cookie */
+  fclose(f);
+  assert_int_equal(spantap_bpf_object_read_mark(path, &cookie, &ncpu, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "invalid spantap mark"));
+  unlink(path);
+  assert_int_equal(spantap_bpf_object_read_mark(path, &cookie, &ncpu, err, sizeof err), -ENOENT);
+  assert_non_null(strstr(err, path));
 }
 
 static void test_module_name_of_script(void **state) {
@@ -110,9 +150,8 @@ static void test_patched_runtime(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_module_names),
-      cmocka_unit_test(test_module_name_of_script),
-      cmocka_unit_test(test_inspect_missing_headers),
+      cmocka_unit_test(test_module_names),    cmocka_unit_test(test_module_name_of_script),
+      cmocka_unit_test(test_bpf_object_mark), cmocka_unit_test(test_inspect_missing_headers),
       cmocka_unit_test(test_patched_runtime),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

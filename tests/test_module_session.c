@@ -17,17 +17,21 @@
 #include <cmocka.h>
 
 #include "common/syscall_table.h"
+#include "runtime/bpf_object.h"
 #include "runtime/module_session.h"
 
-/* stap -p4 ... SCRIPT: notes SCRIPT; with -m NAME leaves NAME.ko in its
- * working directory, else prints the path of a module in "its cache". */
-static const char fake_stap[] = "#!/bin/sh\n"
-                                "d=$(dirname \"$0\"); name=\n"
-                                "while [ $# -gt 1 ]; do [ \"$1\" = -m ] && name=$2; shift; done\n"
-                                "echo \"$1\" >> \"$d/built-from\"\n"
-                                "if [ -n \"$name\" ]; then echo module > \"$name.ko\"; exit 0; fi\n"
-                                "echo module > \"$d/stap_0123abcd_42.ko\"\n"
-                                "echo \"$d/stap_0123abcd_42.ko\"\n";
+/* stap -p4 ... SCRIPT: notes SCRIPT (and keeps a copy); with -m NAME leaves
+ * NAME.ko (NAME.bo with --runtime=bpf) in its working directory, else prints
+ * the path of a module in "its cache". */
+static const char fake_stap[] =
+    "#!/bin/sh\n"
+    "d=$(dirname \"$0\"); name=; ext=ko\n"
+    "while [ $# -gt 1 ]; do [ \"$1\" = -m ] && name=$2;\n"
+    "  [ \"$1\" = --runtime=bpf ] && ext=bo; shift; done\n"
+    "echo \"$1\" >> \"$d/built-from\"; cp \"$1\" \"$d/last-script\"\n"
+    "if [ -n \"$name\" ]; then echo module > \"$name.$ext\"; exit 0; fi\n"
+    "echo module > \"$d/stap_0123abcd_42.ko\"\n"
+    "echo \"$d/stap_0123abcd_42.ko\"\n";
 
 /* staprun MODULE PARAM...: notes its arguments. */
 static const char fake_staprun[] = "#!/bin/sh\n"
@@ -45,7 +49,7 @@ static void write_file(const char *path, const char *text, mode_t mode) {
 
 /* The contents of DIR/NAME (static buffer; "" when missing). */
 static const char *read_file(const char *name) {
-  static char buf[8192];
+  static char buf[1 << 16];
   char p[256];
   snprintf(p, sizeof p, "%s/%s", dir, name);
   buf[0] = '\0';
@@ -180,11 +184,50 @@ static void test_compile(void **state) {
   assert_string_equal(read_file("spt_server.ko"), "module\n");
 }
 
+/* --compile-only with the BPF runtime: the output must be NAME.bo; it gets
+ * stap's object followed by the mark of its queues, and the script reads
+ * spantap's pid from stapbpf's -x (target()). */
+static void test_compile_bpf_object(void **state) {
+  (void)state;
+  const struct spantap_target t = {.name = "server"};
+  const struct spantap_script_opts so = {.runtime = SPANTAP_RUNTIME_BPF,
+                                         .targets = &t,
+                                         .ntargets = 1,
+                                         .stack_mode = 0,
+                                         .stack_depth = 8,
+                                         .classes = SPANTAP_CLASS_NET,
+                                         .self_pid = 1,
+                                         .queue_cookie = 0x4000000000000abcULL,
+                                         .queue_ncpu = 3,
+                                         .self_pid_at_load = true};
+  const char *args[] = {"--runtime=bpf", NULL};
+  char err[512] = "", bo[128];
+  snprintf(bo, sizeof bo, "%s/spt_server.ko", dir);
+  assert_int_equal(
+      spantap_module_compile(stap, args, "/tree", &so, bo, true, NULL, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "must be NAME.bo"));
+  snprintf(bo, sizeof bo, "%s/spt_server.bo", dir);
+  if (spantap_module_compile(stap, args, "/tree", &so, bo, false, NULL, err, sizeof err))
+    fail_msg("compile failed: %s", err);
+  uint64_t cookie = 0;
+  unsigned ncpu = 0;
+  assert_int_equal(spantap_bpf_object_read_mark(bo, &cookie, &ncpu, err, sizeof err), 0);
+  assert_true(cookie == so.queue_cookie);
+  assert_int_equal(ncpu, 3);
+  assert_memory_equal(read_file("spt_server.bo"), "module\n", 7);
+  const char *script = read_file("last-script");
+  assert_non_null(strstr(script, "pid() == target()"));
+  assert_non_null(strstr(script, "if (p == target()) return 2"));
+  assert_null(strstr(script, "if (p == 1) return 2")); /* so.self_pid is not written in */
+  assert_null(strstr(script, "\"kernel<")); /* the BPF runtime reads the kernel's DWARF */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_build_through_stable_path),
       cmocka_unit_test(test_module_built_elsewhere),
       cmocka_unit_test(test_compile),
+      cmocka_unit_test(test_compile_bpf_object),
   };
   return cmocka_run_group_tests_name("module_session", tests, setup, teardown);
 }

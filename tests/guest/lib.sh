@@ -44,6 +44,18 @@ guest_module() {
     { cat "$W/out/build_$name.txt"; echo "module $name did not build"; return 1; }
 }
 
+# guest_bpf NAME RECORD-OPTIONS...: W/NAME.bo, the BPF runtime's object built
+# here for the guest's kernel (against the tree of tests/guest/bpf_tree.sh)
+guest_bpf() {
+  local name=$1
+  shift
+  phase "BPF object $name (stap --runtime=bpf -p4)"
+  "$GUEST_DIR/bpf_tree.sh" "$KVER" "$CACHE/bpftree" "$CACHE/bpfquery" || return 1
+  PATH=$W/apps:$PATH "$SPANTAP" record --runtime bpf --kernel-release "$CACHE/bpftree" \
+    --compile-only -f "$@" -o "$W/$name.bo" > "$W/out/build_$name.txt" 2>&1 ||
+    { cat "$W/out/build_$name.txt"; echo "BPF object $name did not build"; return 1; }
+}
+
 # guest_boot SCRIPT [FILE...]: the initramfs with FILE... added (at their
 # paths, with their libraries), then one boot that runs SCRIPT (copied into
 # the share, with tests/guest/guest_lib.sh beside it) and powers off; the
