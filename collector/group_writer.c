@@ -73,6 +73,17 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* Frees W and what it owns; its thread is not running (never started, or
+ * joined). Items still in its ring are not freed here. */
+static void free_writer(struct spantap_group_writer *w) {
+  pthread_cond_destroy(&w->work);
+  pthread_cond_destroy(&w->room);
+  pthread_mutex_destroy(&w->lock);
+  free(w->ring);
+  free(w->done);
+  free(w);
+}
+
 int spantap_group_writer_new(unsigned depth, spantap_group_write_fn fn, void (*free_fn)(void *item),
                              void *ctx, struct spantap_group_writer **out) {
   *out = NULL;
@@ -104,12 +115,7 @@ int spantap_group_writer_new(unsigned depth, spantap_group_write_fn fn, void (*f
   int rc = pthread_create(&w->thread, NULL, writer_main, w);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc) {
-    pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->room);
-    pthread_mutex_destroy(&w->lock);
-    free(w->ring);
-    free(w->done);
-    free(w);
+    free_writer(w);
     return -rc;
   }
   *out = w;
@@ -180,11 +186,6 @@ int spantap_group_writer_stop(struct spantap_group_writer *w, char *err, size_t 
   for (unsigned i = 0; i < w->ndone; i++)
     if (w->free_fn)
       w->free_fn(w->done[i]);
-  pthread_cond_destroy(&w->work);
-  pthread_cond_destroy(&w->room);
-  pthread_mutex_destroy(&w->lock);
-  free(w->ring);
-  free(w->done);
-  free(w);
+  free_writer(w);
   return rc;
 }

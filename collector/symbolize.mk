@@ -8,6 +8,7 @@ tests_apps_chain_app_LDFLAGS = -pthread
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_symbolize
+tests_test_symbolize_SOURCES = tests/test_symbolize.c tests/elf_symbol.c tests/elf_symbol.h
 tests_test_symbolize_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBDW_CFLAGS) $(LIBELF_CFLAGS) \
 	-DCHAIN_APP='"$(abs_top_builddir)/tests/apps/chain_app"'
 tests_test_symbolize_LDADD = libspantap.la $(CMOCKA_LIBS) $(LIBDW_LIBS) $(LIBELF_LIBS)
@@ -26,6 +27,7 @@ tests_apps_buildid_app_b_LDFLAGS = -Wl,--build-id=0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_import_buildid
+tests_test_import_buildid_SOURCES = tests/test_import_buildid.c tests/elf_symbol.c tests/elf_symbol.h
 tests_test_import_buildid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) $(LIBELF_CFLAGS) \
 	-DBUILDID_APP_A='"$(abs_top_builddir)/tests/apps/buildid_app_a"' \
 	-DBUILDID_APP_B='"$(abs_top_builddir)/tests/apps/buildid_app_b"' -DOBJCOPY='"$(OBJCOPY)"'

@@ -7,8 +7,6 @@
  * once. The file at the path is one of two builds of tests/apps/buildid_app.c
  * that differ in their build id alone. */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -27,6 +25,7 @@
 
 #include "collector/collector.h"
 #include "collector/symbolize.h"
+#include "tests/elf_symbol.h"
 
 #define BUILD_ID_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define BUILD_ID_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
@@ -108,32 +107,6 @@ static int64_t recording_num(const char *key) {
   return query_int(sql);
 }
 
-/* The ELF address of symbol NAME in PATH, from its symbol table. */
-static uint64_t symbol_addr(const char *path, const char *name) {
-  elf_version(EV_CURRENT);
-  int fd = open(path, O_RDONLY);
-  assert_true(fd >= 0);
-  Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-  uint64_t found = 0;
-  for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
-    GElf_Shdr sh;
-    gelf_getshdr(scn, &sh);
-    if (sh.sh_type != SHT_SYMTAB)
-      continue;
-    Elf_Data *d = elf_getdata(scn, NULL);
-    for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-      GElf_Sym s;
-      gelf_getsym(d, (int)i, &s);
-      if (strcmp(elf_strptr(elf, sh.sh_link, s.st_name), name) == 0)
-        found = s.st_value;
-    }
-  }
-  elf_end(elf);
-  close(fd);
-  assert_true(found != 0);
-  return found;
-}
-
 static void copy_file(const char *from, const char *to) {
   char cmd[3 * PATH_MAX];
   snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
@@ -150,8 +123,8 @@ static const char *recorded_stream(uint64_t *leaf_rel) {
   assert_int_equal(spantap_module_text_segment(sym, BUILDID_APP_A, &text), 0);
   spantap_symbolizer_destroy(sym);
   uint64_t start = MAP_BASE + text.offset;
-  uint64_t leaf = symbol_addr(BUILDID_APP_A, "buildid_leaf") + 10;
-  uint64_t caller = symbol_addr(BUILDID_APP_A, "buildid_caller") + 10;
+  uint64_t leaf = spantap_test_symbol_addr(BUILDID_APP_A, "buildid_leaf") + 10;
+  uint64_t caller = spantap_test_symbol_addr(BUILDID_APP_A, "buildid_caller") + 10;
   *leaf_rel = leaf;
   static char stream[4 * PATH_MAX];
   snprintf(stream, sizeof stream,

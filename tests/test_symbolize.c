@@ -21,39 +21,14 @@
 
 #include "collector/proc_mirror.h"
 #include "collector/symbolize.h"
-
-/* The ELF address of symbol NAME in PATH, from its symbol table. */
-static uint64_t symbol_addr(const char *path, const char *name) {
-  elf_version(EV_CURRENT);
-  int fd = open(path, O_RDONLY);
-  assert_true(fd >= 0);
-  Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-  uint64_t found = 0;
-  for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
-    GElf_Shdr sh;
-    gelf_getshdr(scn, &sh);
-    if (sh.sh_type != SHT_SYMTAB)
-      continue;
-    Elf_Data *d = elf_getdata(scn, NULL);
-    for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-      GElf_Sym s;
-      gelf_getsym(d, (int)i, &s);
-      if (strcmp(elf_strptr(elf, sh.sh_link, s.st_name), name) == 0)
-        found = s.st_value;
-    }
-  }
-  elf_end(elf);
-  close(fd);
-  assert_true(found != 0);
-  return found;
-}
+#include "tests/elf_symbol.h"
 
 static void test_chain_functions_and_lines(void **state) {
   (void)state;
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   static const char *const names[] = {"chain_a", "chain_b", "chain_c", "main"};
   for (size_t i = 0; i < 4; i++) {
-    uint64_t a = symbol_addr(CHAIN_APP, names[i]);
+    uint64_t a = spantap_test_symbol_addr(CHAIN_APP, names[i]);
     struct spantap_symbol sym;
     /* as a return address 10 bytes into the function */
     assert_int_equal(spantap_symbolizer_lookup_rel(s, CHAIN_APP, a + 10, true, &sym), 0);
@@ -90,7 +65,7 @@ static void test_chain_file_basename(void **state) {
   (void)state;
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym;
-  uint64_t a = symbol_addr(CHAIN_APP, "chain_c");
+  uint64_t a = spantap_test_symbol_addr(CHAIN_APP, "chain_c");
   assert_int_equal(spantap_symbolizer_lookup_rel(s, CHAIN_APP, a + 10, true, &sym), 0);
   const char *slash = strrchr(sym.file, '/');
   assert_string_equal(slash ? slash + 1 : sym.file, "chain_app.c");
@@ -258,7 +233,7 @@ static void test_many_modules(void **state) {
   (void)state;
   struct spantap_symbolizer *s = spantap_symbolizer_new();
   struct spantap_symbol sym, first;
-  uint64_t a = symbol_addr(CHAIN_APP, "chain_b");
+  uint64_t a = spantap_test_symbol_addr(CHAIN_APP, "chain_b");
   assert_int_equal(spantap_symbolizer_lookup_rel(s, CHAIN_APP, a + 10, true, &first), 0);
   char path[64];
   for (int round = 0; round < 2; round++) {
