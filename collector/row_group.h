@@ -21,6 +21,7 @@ enum { SPANTAP_VALUE_NULL = -1, SPANTAP_VALUE_INT = -2 };
 struct spantap_value {
   int64_t i;
   int32_t len;
+  int32_t unused; /* zero: no padding, so a group is saved byte for byte */
 };
 
 struct spantap_row {
