@@ -105,6 +105,22 @@ static int store_metadata(struct spantap_store *store, const struct spantap_trac
 }
 
 /* The end of a stored recording: skipped lines, the summary, why incomplete. */
+/* Says whether the database writer fell behind while recording into DB, and
+ * where its backlog went. */
+static void print_backlog(struct spantap_store_backlog b, const char *db) {
+  if (b.groups_spilled)
+    fprintf(stderr,
+            "spantap: the database writer fell behind: %llu groups of rows (%.1f MiB at most) "
+            "waited in a scratch file beside %s\n",
+            (unsigned long long)b.groups_spilled, (double)b.bytes_max / (1024.0 * 1024.0), db);
+  if (b.spill_errno)
+    fprintf(stderr,
+            "spantap record: warning: no scratch file for the database writer's backlog beside "
+            "%s (errno=%s): when the writer was behind, the collector waited for it, and the "
+            "kernel queues may have filled meanwhile (counted as lost)\n",
+            db, strerror(b.spill_errno));
+}
+
 static void print_end(const struct spantap_collector *col, const char *db, const char *incomplete) {
   const struct spantap_collector_stats *cs = spantap_collector_stats(col);
   char err[1024];
@@ -265,6 +281,7 @@ int spantap_cmd_record(int argc, char **argv) {
     fprintf(stderr, "spantap record: %s (the recording is removed)\n", err);
     goto cleanup;
   }
+  print_backlog(spantap_store_backlog(store), o.output);
   rc = spantap_store_close(store, err, sizeof err);
   store = NULL;
   if (rc < 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "collector/group_writer.h"
+#include "collector/row_group.h"
 #include "common/array_grow.h"
 #include "common/kernel_abi.h"
 
@@ -193,12 +194,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 
 /* Rows go to the writer thread in groups: a group is a run of rows (the
  * statement and its values, texts copied into the group) handed over when it
- * holds GROUP_ROWS rows or GROUP_TEXT_BYTES of text, or at a commit. The
+ * holds SPANTAP_GROUP_ROWS rows or SPANTAP_GROUP_TEXT_BYTES of text, or at a commit. The
  * thread writes runs of MULTI_ROWS rows of one statement with one execution
  * of that statement's multi-row form. Memory in flight: at most
  * WRITER_DEPTH + 2 groups (spantap_store_memory_bound). */
-#define GROUP_ROWS 2048
-#define GROUP_TEXT_BYTES (256 * 1024)
 #define WRITER_DEPTH 4
 #define MULTI_ROWS 64
 #define ROW_COMMIT ST__COUNT /* a row that commits the transaction and begins the next */
@@ -210,29 +209,6 @@ static const bool stmt_multi[ST__COUNT] = {
     [ST_OFFCPU] = true,     [ST_FAULT] = true,       [ST_SPAN] = true,    [ST_SPAN_EDGE] = true,
 };
 
-enum { VALUE_NULL = -1, VALUE_INT = -2 };
-
-/* One bound value: an integer, NULL, or text (LEN >= 0 bytes at offset I of
- * the group's text). */
-struct value {
-  int64_t i;
-  int32_t len;
-};
-
-struct row {
-  uint32_t stmt;  /* enum stmt_id, or ROW_COMMIT */
-  uint32_t first; /* its first value in the group's values */
-};
-
-struct group {
-  struct row rows[GROUP_ROWS + 1];
-  unsigned nrows;
-  struct value *vals;
-  size_t nvals, vals_cap;
-  char *text;
-  size_t text_len, text_cap;
-};
-
 struct spantap_store {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
@@ -240,9 +216,11 @@ struct spantap_store {
   int nparams[ST__COUNT];
   bool in_txn; /* the writer thread's while it runs */
   struct spantap_group_writer *writer;
-  struct group *cur; /* the group being filled */
-  int failed;        /* the first failure seen by the caller's thread: sticky */
-  char errmsg[512];  /* what it was */
+  int spill_fd;                  /* the writer's backlog beyond memory, -1: none */
+  int spill_errno;               /* why there is no spill file, 0 when there is one */
+  struct spantap_row_group *cur; /* the group being filled */
+  int failed;                    /* the first failure seen by the caller's thread: sticky */
+  char errmsg[512];              /* what it was */
 };
 
 const char *spantap_store_errmsg(const struct spantap_store *s) {
@@ -265,18 +243,9 @@ static int exec_sql(struct spantap_store *s, const char *sql, const char *what, 
   return 0;
 }
 
+/* The group writer's free function. */
 static void group_free(void *item) {
-  struct group *g = item;
-  if (!g)
-    return;
-  free(g->vals);
-  free(g->text);
-  free(g);
-}
-
-static void group_reset(struct group *g) {
-  g->nrows = 0;
-  g->nvals = g->text_len = 0;
+  spantap_row_group_free(item);
 }
 
 /* The name of the table statement ID writes, for messages. */
@@ -302,13 +271,13 @@ static const char *stmt_table(unsigned id) {
 }
 
 /* Binds the values of row R of G from parameter FIRST on. */
-static void bind_row(sqlite3_stmt *st, int first, const struct group *g, const struct row *r,
-                     int n) {
-  const struct value *v = g->vals + r->first;
+static void bind_row(sqlite3_stmt *st, int first, const struct spantap_row_group *g,
+                     const struct spantap_row *r, int n) {
+  const struct spantap_value *v = g->vals + r->first;
   for (int k = 0; k < n; k++) {
-    if (v[k].len == VALUE_INT)
+    if (v[k].len == SPANTAP_VALUE_INT)
       sqlite3_bind_int64(st, first + k, v[k].i);
-    else if (v[k].len == VALUE_NULL)
+    else if (v[k].len == SPANTAP_VALUE_NULL)
       sqlite3_bind_null(st, first + k);
     else /* an empty text is no NULL, even before the group holds any text */
       sqlite3_bind_text(st, first + k, v[k].len ? g->text + v[k].i : "", v[k].len, SQLITE_STATIC);
@@ -343,7 +312,7 @@ static int commit_and_begin(struct spantap_store *s, char *err, size_t errlen) {
 
 /* The writer thread's work: the rows of one group, in order. */
 static int write_group(void *item, void *ctx, char *err, size_t errlen) {
-  struct group *g = item;
+  struct spantap_row_group *g = item;
   struct spantap_store *s = ctx;
   int rc = 0;
   for (unsigned r = 0; rc == 0 && r < g->nrows;) {
@@ -369,7 +338,7 @@ static int write_group(void *item, void *ctx, char *err, size_t errlen) {
       r++;
     }
   }
-  group_reset(g);
+  spantap_row_group_reset(g);
   return rc;
 }
 
@@ -388,8 +357,10 @@ static int submit(struct spantap_store *s) {
   char err[512];
   void *done = NULL;
   int rc = spantap_group_writer_submit(s->writer, s->cur, &done, err, sizeof err);
-  s->cur = done;
-  if (!s->cur)
+  s->cur = done; /* written, or saved to the scratch file (then it is the one just submitted) */
+  if (s->cur)
+    spantap_row_group_reset(s->cur);
+  else
     s->cur = calloc(1, sizeof *s->cur);
   if (rc < 0)
     return fail(s, err);
@@ -400,17 +371,17 @@ static int submit(struct spantap_store *s) {
 
 /* Starts row ID of the current group: returns where its values go, or NULL
  * (the store has failed, or no memory). */
-static struct value *row_begin(struct spantap_store *s, enum stmt_id id) {
+static struct spantap_value *row_begin(struct spantap_store *s, enum stmt_id id) {
   if (s->failed || !s->cur)
     return NULL;
-  struct group *g = s->cur;
+  struct spantap_row_group *g = s->cur;
   size_t n = (size_t)s->nparams[id];
   if (g->nvals + n > g->vals_cap &&
       spantap_array_grow((void **)&g->vals, &g->vals_cap, g->nvals + n, sizeof *g->vals) < 0) {
     fail(s, "Failed to keep a row for the writer: out of memory");
     return NULL;
   }
-  g->rows[g->nrows] = (struct row){.stmt = id, .first = (uint32_t)g->nvals};
+  g->rows[g->nrows] = (struct spantap_row){.stmt = id, .first = (uint32_t)g->nvals};
   return g->vals + g->nvals;
 }
 
@@ -418,34 +389,34 @@ static struct value *row_begin(struct spantap_store *s, enum stmt_id id) {
 static int row_end(struct spantap_store *s) {
   if (s->failed)
     return -EIO;
-  struct group *g = s->cur;
+  struct spantap_row_group *g = s->cur;
   g->nvals += (size_t)s->nparams[g->rows[g->nrows].stmt];
   g->nrows++;
-  if (g->nrows >= GROUP_ROWS || g->text_len >= GROUP_TEXT_BYTES)
+  if (g->nrows >= SPANTAP_GROUP_ROWS || g->text_len >= SPANTAP_GROUP_TEXT_BYTES)
     return submit(s);
   return 0;
 }
 
-static void put_int(struct value *v, int64_t i) {
-  *v = (struct value){.i = i, .len = VALUE_INT};
+static void put_int(struct spantap_value *v, int64_t i) {
+  *v = (struct spantap_value){.i = i, .len = SPANTAP_VALUE_INT};
 }
-static void put_null(struct value *v) {
-  *v = (struct value){.len = VALUE_NULL};
+static void put_null(struct spantap_value *v) {
+  *v = (struct spantap_value){.len = SPANTAP_VALUE_NULL};
 }
 /* An id below 1 is NULL. */
-static void put_id(struct value *v, int64_t id) {
+static void put_id(struct spantap_value *v, int64_t id) {
   if (id > 0)
     put_int(v, id);
   else
     put_null(v);
 }
 /* A copy of T (NULL: SQL NULL) in the group's text. */
-static void put_text(struct spantap_store *s, struct value *v, const char *t) {
+static void put_text(struct spantap_store *s, struct spantap_value *v, const char *t) {
   if (!t) {
     put_null(v);
     return;
   }
-  struct group *g = s->cur;
+  struct spantap_row_group *g = s->cur;
   size_t len = strlen(t);
   if (g->text_len + len > g->text_cap &&
       spantap_array_grow((void **)&g->text, &g->text_cap, g->text_len + len, 1) < 0) {
@@ -454,7 +425,7 @@ static void put_text(struct spantap_store *s, struct value *v, const char *t) {
     return;
   }
   memcpy(g->text + g->text_len, t, len);
-  *v = (struct value){.i = (int64_t)g->text_len, .len = (int32_t)len};
+  *v = (struct spantap_value){.i = (int64_t)g->text_len, .len = (int32_t)len};
   g->text_len += len;
 }
 
@@ -464,6 +435,8 @@ void spantap_store_destroy(struct spantap_store *s) {
   /* the groups already handed over are written (committed ones stay); the
    * one being filled is dropped, and the open transaction rolls back */
   spantap_group_writer_stop(s->writer, NULL, 0);
+  if (s->spill_fd >= 0)
+    close(s->spill_fd);
   group_free(s->cur);
   for (int i = 0; i < ST__COUNT; i++) {
     sqlite3_finalize(s->st[i]);
@@ -531,6 +504,44 @@ static int prepare(struct spantap_store *s, int id, char *err, size_t errlen) {
   return rc;
 }
 
+static ssize_t spill_save(const void *item, int fd, off_t at) {
+  return spantap_row_group_save(item, fd, at);
+}
+
+static ssize_t spill_load(int fd, off_t at, void **item) {
+  struct spantap_row_group *g = *item;
+  ssize_t n = spantap_row_group_load(fd, at, &g);
+  *item = g;
+  return n;
+}
+
+/* Opens an unnamed scratch file in the directory of PATH (the output's file
+ * system, which has room for the rows anyway), for the writer's backlog.
+ * Returns the descriptor, or -errno. */
+static int open_spill_file(const char *path) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else if ((size_t)(slash - path) < sizeof dir)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  else
+    return -ENAMETOOLONG;
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+    return fd >= 0 ? fd : -errno;
+  /* a file system without O_TMPFILE: a named file, unlinked at once */
+  char name[PATH_MAX + 32];
+  snprintf(name, sizeof name, "%s/.spantap-rows.XXXXXX", dir);
+  fd = mkostemp(name, O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  unlink(name);
+  return fd;
+}
+
 int spantap_store_open(const char *path, bool force, struct spantap_store **out, char *err,
                        size_t errlen) {
   *out = NULL;
@@ -566,8 +577,10 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
   fchmod(fd, 0600);
   close(fd);
   struct spantap_store *s = calloc(1, sizeof *s);
-  if (s)
+  if (s) {
+    s->spill_fd = -1;
     s->cur = calloc(1, sizeof *s->cur);
+  }
   if (!s || !s->cur) {
     free(s);
     unlink(path);
@@ -599,6 +612,18 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
       snprintf(err, errlen, "Failed to start the database writer thread: path=%s errno=%s", path,
                strerror(-rc));
   }
+  if (rc == 0) {
+    /* without a scratch file the collector waits for the writer instead:
+     * slower under a burst, never wrong */
+    s->spill_fd = open_spill_file(path);
+    if (s->spill_fd < 0) {
+      s->spill_errno = -s->spill_fd;
+      s->spill_fd = -1;
+    } else {
+      static const struct spantap_group_spill_ops ops = {.save = spill_save, .load = spill_load};
+      spantap_group_writer_spill_to(s->writer, s->spill_fd, &ops);
+    }
+  }
   if (rc < 0) {
     spantap_store_destroy(s);
     unlink(path);
@@ -610,9 +635,22 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
 
 size_t spantap_store_memory_bound(void) {
   /* a group's rows and, at most, its values (the widest row) and text */
-  size_t group =
-      sizeof(struct group) + GROUP_ROWS * 27 * sizeof(struct value) + 2 * GROUP_TEXT_BYTES;
+  size_t group = sizeof(struct spantap_row_group) +
+                 SPANTAP_GROUP_ROWS * 27 * sizeof(struct spantap_value) +
+                 2 * SPANTAP_GROUP_TEXT_BYTES;
   return (WRITER_DEPTH + 2) * group;
+}
+
+struct spantap_store_backlog spantap_store_backlog(struct spantap_store *s) {
+  struct spantap_store_backlog b = {.spill_errno = s->spill_errno};
+  if (s->writer) {
+    struct spantap_group_spill_stats st = spantap_group_writer_spill_stats(s->writer);
+    b.groups_spilled = st.items;
+    b.bytes_max = st.bytes_max;
+    if (st.save_errno)
+      b.spill_errno = st.save_errno;
+  }
+  return b;
 }
 
 /* The failure noted, into ERR. Returns -EIO. */
@@ -624,8 +662,8 @@ static int failed(struct spantap_store *s, char *err, size_t errlen) {
 int spantap_store_commit(struct spantap_store *s, char *err, size_t errlen) {
   if (s->failed || !s->cur)
     return failed(s, err, errlen);
-  struct group *g = s->cur; /* rows[] has room for this one past GROUP_ROWS */
-  g->rows[g->nrows++] = (struct row){.stmt = ROW_COMMIT, .first = (uint32_t)g->nvals};
+  struct spantap_row_group *g = s->cur; /* rows[] has room for this one past SPANTAP_GROUP_ROWS */
+  g->rows[g->nrows++] = (struct spantap_row){.stmt = ROW_COMMIT, .first = (uint32_t)g->nvals};
   if (submit(s) < 0)
     return failed(s, err, errlen);
   return 0;
@@ -652,6 +690,9 @@ int spantap_store_close(struct spantap_store *s, char *err, size_t errlen) {
   if (spantap_group_writer_stop(s->writer, msg, sizeof msg) < 0)
     fail(s, msg);
   s->writer = NULL;
+  if (s->spill_fd >= 0)
+    close(s->spill_fd);
+  s->spill_fd = -1;
   if (s->failed)
     rc = failed(s, err, errlen);
   if (rc == 0 && s->in_txn) {
@@ -681,7 +722,7 @@ int spantap_store_close(struct spantap_store *s, char *err, size_t errlen) {
 }
 
 int spantap_store_meta(struct spantap_store *s, const char *key, const char *text, int64_t num) {
-  struct value *v = row_begin(s, ST_META);
+  struct spantap_value *v = row_begin(s, ST_META);
   if (!v)
     return -EIO;
   put_text(s, &v[0], key);
@@ -703,7 +744,7 @@ int spantap_store_meta_rows(struct spantap_store *s, const struct spantap_meta_r
 int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, const char *exe,
                           int64_t start_ns, int64_t exec_ns, int64_t exit_ns, int64_t exit_status,
                           bool attached) {
-  struct value *v = row_begin(s, ST_PROCESS);
+  struct spantap_value *v = row_begin(s, ST_PROCESS);
   if (!v)
     return -EIO;
   put_int(&v[0], pid);
@@ -721,7 +762,7 @@ int spantap_store_process(struct spantap_store *s, int64_t pid, int64_t ppid, co
 
 int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int64_t start_ns,
                          int64_t exit_ns) {
-  struct value *v = row_begin(s, ST_THREAD);
+  struct spantap_value *v = row_begin(s, ST_THREAD);
   if (!v)
     return -EIO;
   put_int(&v[0], tid);
@@ -734,7 +775,7 @@ int spantap_store_thread(struct spantap_store *s, int64_t tid, int64_t pid, int6
 int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char *kind, int64_t pid,
                                 int64_t tid, int64_t other_pid, int64_t other_tid, const char *path,
                                 int64_t status) {
-  struct value *v = row_begin(s, ST_PROC_EVENT);
+  struct spantap_value *v = row_begin(s, ST_PROC_EVENT);
   if (!v)
     return -EIO;
   put_int(&v[0], ts);
@@ -752,7 +793,7 @@ int spantap_store_process_event(struct spantap_store *s, int64_t ts, const char 
 
 int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, uint64_t end,
                           uint64_t pgoff, const char *perms, int64_t module_id) {
-  struct value *v = row_begin(s, ST_MAPPING);
+  struct spantap_value *v = row_begin(s, ST_MAPPING);
   if (!v)
     return -EIO;
   put_int(&v[0], pid);
@@ -766,7 +807,7 @@ int spantap_store_mapping(struct spantap_store *s, int64_t pid, uint64_t start, 
 
 int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
                          const char *build_id) {
-  struct value *v = row_begin(s, ST_MODULE);
+  struct spantap_value *v = row_begin(s, ST_MODULE);
   if (!v)
     return -EIO;
   put_int(&v[0], id);
@@ -777,7 +818,7 @@ int spantap_store_module(struct spantap_store *s, int64_t id, const char *path,
 
 int spantap_store_frame(struct spantap_store *s, int64_t id, int64_t module_id, uint64_t rel_addr,
                         const char *function, uint64_t offset, const char *file, int line) {
-  struct value *v = row_begin(s, ST_FRAME);
+  struct spantap_value *v = row_begin(s, ST_FRAME);
   if (!v)
     return -EIO;
   put_int(&v[0], id);
@@ -796,7 +837,7 @@ int spantap_store_frame(struct spantap_store *s, int64_t id, int64_t module_id, 
 
 int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *frame_ids,
                         unsigned nframes, unsigned flags, int64_t app_frame_id) {
-  struct value *v = row_begin(s, ST_STACK);
+  struct spantap_value *v = row_begin(s, ST_STACK);
   if (!v)
     return -EIO;
   put_int(&v[0], id);
@@ -806,7 +847,7 @@ int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *fram
   if (row_end(s) < 0)
     return -EIO;
   for (unsigned i = 0; i < nframes; i++) {
-    struct value *f = row_begin(s, ST_STACK_FRAME);
+    struct spantap_value *f = row_begin(s, ST_STACK_FRAME);
     if (!f)
       return -EIO;
     put_int(&f[0], id);
@@ -821,7 +862,7 @@ int spantap_store_stack(struct spantap_store *s, int64_t id, const int64_t *fram
 int spantap_store_connection(struct spantap_store *s, int64_t id, int family, int proto,
                              const char *laddr, int lport, const char *raddr, int rport,
                              uint64_t sock) {
-  struct value *v = row_begin(s, ST_CONN);
+  struct spantap_value *v = row_begin(s, ST_CONN);
   if (!v)
     return -EIO;
   put_int(&v[0], id);
@@ -839,7 +880,7 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
                           int64_t tid, int64_t nr, const char *name, const char *class_name,
                           const int64_t args[3], int64_t ret, int64_t stack_id, int64_t conn_id,
                           int64_t span_id) {
-  struct value *v = row_begin(s, ST_SYSCALL);
+  struct spantap_value *v = row_begin(s, ST_SYSCALL);
   if (!v)
     return -EIO;
   put_int(&v[0], ts);
@@ -861,7 +902,7 @@ int spantap_store_syscall(struct spantap_store *s, int64_t ts, int64_t dur, int6
 
 int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                             int64_t conn_id, int old_state, int new_state, int64_t stack_id) {
-  struct value *v = row_begin(s, ST_TCP);
+  struct spantap_value *v = row_begin(s, ST_TCP);
   if (!v)
     return -EIO;
   put_int(&v[0], ts);
@@ -876,7 +917,7 @@ int spantap_store_tcp_state(struct spantap_store *s, int64_t ts, int64_t pid, in
 
 int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64_t pid, int64_t tid,
                          int64_t state, int64_t span_id) {
-  struct value *v = row_begin(s, ST_OFFCPU);
+  struct spantap_value *v = row_begin(s, ST_OFFCPU);
   if (!v)
     return -EIO;
   put_int(&v[0], ts);
@@ -891,7 +932,7 @@ int spantap_store_offcpu(struct spantap_store *s, int64_t ts, int64_t dur, int64
 int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, int64_t tid,
                              uint64_t address, int64_t error_code, int64_t stack_id,
                              int64_t span_id) {
-  struct value *v = row_begin(s, ST_FAULT);
+  struct spantap_value *v = row_begin(s, ST_FAULT);
   if (!v)
     return -EIO;
   put_int(&v[0], ts);
@@ -905,7 +946,7 @@ int spantap_store_page_fault(struct spantap_store *s, int64_t ts, int64_t pid, i
 }
 
 int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r) {
-  struct value *v = row_begin(s, ST_SPAN);
+  struct spantap_value *v = row_begin(s, ST_SPAN);
   if (!v)
     return -EIO;
   const int64_t nums[] = {r->bytes_in,  r->bytes_out, r->syscalls,   r->net_ns,
@@ -934,7 +975,7 @@ int spantap_store_span(struct spantap_store *s, const struct spantap_span_row *r
 
 int spantap_store_span_edge(struct spantap_store *s, int64_t parent_id, int64_t child_id,
                             const char *kind) {
-  struct value *v = row_begin(s, ST_SPAN_EDGE);
+  struct spantap_value *v = row_begin(s, ST_SPAN_EDGE);
   if (!v)
     return -EIO;
   put_int(&v[0], parent_id);
@@ -944,7 +985,7 @@ int spantap_store_span_edge(struct spantap_store *s, int64_t parent_id, int64_t 
 }
 
 int spantap_store_trace(struct spantap_store *s, const struct spantap_trace_row *r) {
-  struct value *v = row_begin(s, ST_TRACE);
+  struct spantap_value *v = row_begin(s, ST_TRACE);
   if (!v)
     return -EIO;
   put_int(&v[0], r->id);

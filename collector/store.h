@@ -60,6 +60,20 @@ const char *spantap_store_errmsg(const struct spantap_store *s);
  * queued, being written and being filled), whatever the recording's length. */
 size_t spantap_store_memory_bound(void);
 
+/* The writer thread's backlog beyond that bound: groups of rows made while
+ * the writer was behind go to an unnamed scratch file beside the output
+ * (removed when the store closes) instead of stopping the collector. */
+struct spantap_store_backlog {
+  uint64_t groups_spilled; /* groups of up to SPANTAP_GROUP_ROWS rows saved to the file */
+  uint64_t bytes_max;      /* the file's largest backlog */
+  int spill_errno;         /* why there is no scratch file, or why saving to it
+                            * stopped (the collector then waits for the writer);
+                            * 0 while it works */
+};
+
+/* The backlog so far (S open). */
+struct spantap_store_backlog spantap_store_backlog(struct spantap_store *s);
+
 /* Row writers. Each returns 0 or -EIO; text arguments may be NULL (SQL NULL).
  * Ids are chosen by the caller (the collector interns them). */
 int spantap_store_meta(struct spantap_store *s, const char *key, const char *text, int64_t num);
