@@ -359,9 +359,51 @@ static const char *take_record_time(struct spantap_collector *c, const struct sp
   return NULL;
 }
 
+/* The process whose user stack record R carries, or -1 (no stack record). */
+static int64_t stack_record_pid(const struct spantap_record *r) {
+  switch (r->desc->kind) {
+    case SPANTAP_REC_SYSCALL:
+      return r->v[SPANTAP_SYSCALL_pid];
+    case SPANTAP_REC_NETCALL:
+      return r->v[SPANTAP_NETCALL_pid];
+    case SPANTAP_REC_TCPSTATE:
+      return r->v[SPANTAP_TCPSTATE_pid];
+    case SPANTAP_REC_PAGEFAULT:
+      return r->v[SPANTAP_PAGEFAULT_pid];
+    default:
+      return -1;
+  }
+}
+
+/* Live, with a saved stream: when R is the first record of a process found
+ * running, the process is met now, before R is saved, so that its MAP (and
+ * MOD) records precede R and an import can symbolize R's stack. Returns 0,
+ * -ENOMEM or -EIO. */
+static int meet_process_first(struct spantap_collector *c, const struct spantap_record *r) {
+  if (!c->opts.live || !c->opts.save_stream || !r->desc->has_stack || r->v[0] < 0)
+    return 0;
+  int64_t pid = stack_record_pid(r);
+  if (pid <= 0 || spantap_proc_mirror_get(c->procs, pid, false))
+    return 0;
+  struct spantap_process *p;
+  return spantap_collector_process(c, pid, r->v[0], &p);
+}
+
 int spantap_collector_push_record(struct spantap_collector *c, const struct spantap_record *r,
                                   char *err, size_t errlen) {
   c->stats.lines++;
+  int met = meet_process_first(c, r);
+  if (met == -ENOMEM) {
+    snprintf(err, errlen, "Failed to process %s: out of memory", r->desc->tag);
+    return -ENOMEM;
+  }
+  if (met < 0 && !c->save_errno) {
+    snprintf(err, errlen, "Failed to store the process of %s: pid=%" PRId64 " error=%s",
+             r->desc->tag, stack_record_pid(r), spantap_store_errmsg(c->store));
+    return -EIO;
+  }
+  if (met < 0)
+    return spantap_collector_save_failed(c, err, errlen);
   /* the MOD records of the files R names go first, so an import knows them */
   int rc = spantap_collector_announce_files(c, r);
   if (rc == -ENOMEM) {

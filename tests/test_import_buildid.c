@@ -393,6 +393,49 @@ static void test_live_recording_saves_modules(void **state) {
   free(saved);
 }
 
+/* Live with a saved stream, a process found running whose first record
+ * carries a stack: its maps are read and saved before that record, so the
+ * import symbolizes the very first stack as the live recording did. */
+static void test_first_record_stack_replayable(void **state) {
+  (void)state;
+  char *saved = NULL;
+  size_t saved_len = 0;
+  FILE *f = open_memstream(&saved, &saved_len);
+  struct spantap_symbolizer *sym = spantap_symbolizer_new();
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(db, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {
+      .live = true, .stack_mode = 4, .stack_depth = 8, .save_stream = f};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, sym, &o, &c), 0);
+  char stream[512];
+  int pid = (int)getpid();
+  snprintf(stream, sizeof stream,
+           "BEGIN 3 0 4 8 kernel\nSC 10 1 %d %d 1 3 1 0 0 @0,%" PRIx64 "\nEND 20\n", pid, pid,
+           code_address() + 4);
+  if (spantap_collector_feed(c, stream, strlen(stream), err, sizeof err) != 0 ||
+      spantap_collector_finish(c, err, sizeof err) != 0)
+    fail_msg("live collector failed: %s", err);
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+  fclose(f);
+  spantap_symbolizer_destroy(sym);
+  const char *map = strstr(saved, "\nMAP "), *sc = strstr(saved, "\nSC ");
+  assert_non_null(map);
+  assert_non_null(sc);
+  if (map > sc)
+    fail_msg("the process's maps follow its first record; saved stream:\n%s", saved);
+  struct spantap_collector_stats s = import(saved, NULL);
+  assert_int_equal(s.malformed, 0);
+  if (query_int("SELECT count(*) FROM frames WHERE function = 'code_address'") != 1)
+    fail_msg("the first stack is not symbolized on import: frames %s; saved stream:\n%s",
+             query_text("SELECT group_concat(coalesce(function, '?') || '@' || "
+                        "coalesce(module_id, 0) || '+' || rel_addr) FROM frames"),
+             saved);
+  free(saved);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_matching_build_id_symbolizes, setup, teardown),
@@ -402,6 +445,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xmap_found_by_recorded_identity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_live_recording_saves_modules, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_first_record_stack_replayable, setup, teardown),
   };
   return cmocka_run_group_tests_name("import_buildid", tests, NULL, NULL);
 }
