@@ -67,6 +67,12 @@ static const char record_usage[] =
     "                          MiB); records made while a queue is full are counted\n"
     "                          lost. The memory is locked (memcg-accounted) while\n"
     "                          recording; record prints what it takes.\n"
+    "                          The module runtime's relay buffers take MIB divided\n"
+    "                          among the CPUs (staprun -b; at least 1 MiB a CPU,\n"
+    "                          about 15,000 syscall records without stacks).\n"
+    "                          Default: stap's 16 MiB a CPU (less when free memory\n"
+    "                          is short). Records made while they are full, or left\n"
+    "                          unread when staprun exits, are counted lost.\n"
     "                          The collector's own memory does not grow with the\n"
     "                          recording's length: about 15 MiB of reorder window\n"
     "                          (65,536 events), at most 8 MiB of rows queued for\n"
@@ -351,7 +357,10 @@ int spantap_trace_options_to_script(const struct spantap_trace_options *o,
       return -EINVAL;
     }
   }
-  if (o->buffer_mib)
+  if (o->buffer_mib) {
     so->queue_scale = scale_for_mib(*so, o->buffer_mib);
+    /* the module runtime: MIB shared among the CPUs' relay buffers */
+    so->relay_mib_per_cpu = o->buffer_mib / (unsigned)ncpu ? o->buffer_mib / (unsigned)ncpu : 1;
+  }
   return 0;
 }
