@@ -181,7 +181,8 @@ static void test_relay_buffer_size(void **state) {
 /* The runtimes' loss reports on standard error, as counted into events_lost:
  * the records the patched module runtime names before its transport
  * failures, else the failures; stapio's lost messages; stapbpf's lost
- * events; skipped probes. Other lines count nothing. */
+ * events; the records the script's full tables kept out (runtime_kernel.stp);
+ * skipped probes. Other lines count nothing. */
 static void test_lost_in_line(void **state) {
   (void)state;
   assert_int_equal(spantap_stap_lost_in_line("WARNING: There were 4914 transport failures "
@@ -194,6 +195,9 @@ static void test_lost_in_line(void **state) {
   assert_int_equal(
       spantap_stap_lost_in_line("WARNING: There were 7 lost messages and 900 lost bytes."), 7);
   assert_int_equal(spantap_stap_lost_in_line("WARNING: lost 33 perf_events on cpu 1"), 33);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: spantap: lost 3 records: a table of "
+                                             "syscalls in flight or of threads off-CPU was full"),
+                   3);
   assert_int_equal(spantap_stap_lost_in_line("WARNING: Number of errors: 0, skipped probes: 5"), 5);
   assert_int_equal(spantap_stap_lost_in_line("WARNING: _stp_read_address failed to access memory "
                                              "location"),
