@@ -232,6 +232,9 @@ int spantap_cmd_record(int argc, char **argv) {
     if (!o.module) /* a built object's queues are sized by its build */
       fprintf(stderr, "spantap: record queues: %.1f MiB of kernel memory (--buffer-size)\n",
               (double)spantap_script_queue_memory(&sopts.script) / (1 << 20));
+  } else if (sopts.script.relay_mib_per_cpu) {
+    fprintf(stderr, "spantap: relay buffers: %u MiB of kernel memory a CPU (--buffer-size)\n",
+            sopts.script.relay_mib_per_cpu);
   }
   const struct spantap_session_sink sink = {
       .ctx = col, .stream = feed_stream, .lost = add_lost, .tick = flush, .ready = ready_families};

@@ -59,14 +59,21 @@ static const char record_usage[] =
     "                          http://ADDR:PORT/metrics while recording (latency\n"
     "                          histograms, kernel time by class, syscalls; the same\n"
     "                          text as `spantap export prometheus FILE` afterwards).\n"
-    "      --buffer-size MIB   kernel memory for the BPF runtime's record queues, in MiB\n"
-    "                          (1-4096). Default: about 38 MiB with the default events\n"
+    "      --buffer-size MIB   kernel memory for the records on their way, in MiB\n"
+    "                          (1-4096). The BPF runtime's record queues: by default\n"
+    "                          about 38 MiB with the default events\n"
     "                          (41 with --events all or stack modes 2-4): 65,536\n"
     "                          records per syscall queue, 50 ms of a busy server. The\n"
     "                          queues grow with it (about 1,700 syscall records per\n"
     "                          MiB); records made while a queue is full are counted\n"
     "                          lost. The memory is locked (memcg-accounted) while\n"
     "                          recording; record prints what it takes.\n"
+    "                          The module runtime's relay buffers take MIB divided\n"
+    "                          among the CPUs (staprun -b; at least 1 MiB a CPU,\n"
+    "                          about 15,000 syscall records without stacks).\n"
+    "                          Default: stap's 16 MiB a CPU (less when free memory\n"
+    "                          is short). Records made while they are full, or left\n"
+    "                          unread when staprun exits, are counted lost.\n"
     "                          The collector's own memory does not grow with the\n"
     "                          recording's length: about 15 MiB of reorder window\n"
     "                          (65,536 events), at most 8 MiB of rows queued for\n"
@@ -354,7 +361,10 @@ int spantap_trace_options_to_script(const struct spantap_trace_options *o,
       return -EINVAL;
     }
   }
-  if (o->buffer_mib)
+  if (o->buffer_mib) {
     so->queue_scale = scale_for_mib(*so, o->buffer_mib);
+    /* the module runtime: MIB shared among the CPUs' relay buffers */
+    so->relay_mib_per_cpu = o->buffer_mib / (unsigned)ncpu ? o->buffer_mib / (unsigned)ncpu : 1;
+  }
   return 0;
 }

@@ -13,7 +13,8 @@ libspantap_la_SOURCES += \
 nodist_libspantap_la_SOURCES += runtime/stap_patches.c
 
 STAP_PATCHES = runtime/stap-patches/task-work-cancel-func.patch \
-	runtime/stap-patches/relay-no-split.patch
+	runtime/stap-patches/relay-no-split.patch \
+	runtime/stap-patches/relay-drain-count-lost.patch
 EXTRA_DIST += $(STAP_PATCHES)
 runtime/stap_patches.c: $(STAP_PATCHES)
 	$(AM_V_GEN){ echo '/* generated from runtime/stap-patches/; do not edit */'; \

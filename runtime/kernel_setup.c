@@ -24,6 +24,8 @@ static bool patch_applies(const char *name, const struct spantap_kernel_setup *k
     return v < 502 && ks->cancel_func; /* fixed in stap 5.2 */
   if (strcmp(name, "relay-no-split.patch") == 0)
     return v < 501; /* fixed in stap 5.1 */
+  if (strcmp(name, "relay-drain-count-lost.patch") == 0)
+    return v < 501; /* stapio 5.1 drains and counts: see the patch */
   return false;
 }
 

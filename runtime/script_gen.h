@@ -53,6 +53,10 @@ struct spantap_script_opts {
   uint64_t queue_cookie;
   unsigned queue_ncpu;
   unsigned queue_scale;
+  /* The module runtime's relay buffer of each CPU, in MiB (staprun -b, from
+   * --buffer-size); 0: stap's default (16 MiB, or a quarter of free memory
+   * divided among the CPUs when that is less). */
+  unsigned relay_mib_per_cpu;
   /* A BPF object built ahead of time (`record --compile-only --runtime bpf`):
    * spantap's pid is read from stapbpf's -x PID (target()) when it runs, not
    * written into the script. */

@@ -67,18 +67,32 @@ int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld
   return 0;
 }
 
+/* The number written just before P in LINE (as in "There were 12 transport
+ * failures"), or 0. */
+static uint64_t number_before(const char *line, const char *p) {
+  unsigned long long n = 0;
+  while (p > line && p[-1] == ' ')
+    p--;
+  while (p > line && p[-1] >= '0' && p[-1] <= '9')
+    p--;
+  return sscanf(p, "%llu", &n) == 1 ? n : 0;
+}
+
 uint64_t spantap_stap_lost_in_line(const char *line) {
   unsigned long long n = 0;
   const char *p;
+  /* the module runtime patched by spantap counts the records in the
+   * messages it could not send or that were left unread */
+  if ((p = strstr(line, " records lost)")))
+    return number_before(line, p);
+  if ((p = strstr(line, " transport failures")))
+    return number_before(line, p);
+  /* stapio 5.1 and later: messages missing from its sequence */
+  if ((p = strstr(line, " lost messages")))
+    return number_before(line, p);
   if ((p = strstr(line, "lost ")) && sscanf(p, "lost %llu", &n) == 1)
     return n;
   if ((p = strstr(line, "skipped probes: ")) && sscanf(p, "skipped probes: %llu", &n) == 1)
     return n;
-  if ((p = strstr(line, " transport failures"))) {
-    while (p > line && p[-1] >= '0' && p[-1] <= '9')
-      p--;
-    if (sscanf(p, "%llu", &n) == 1)
-      return n;
-  }
   return 0;
 }

@@ -21,9 +21,12 @@ struct spantap_stap {
 int spantap_stap_spawn(const char *stap, const char *const *args, const char *ld_preload,
                        const char *script_path, struct spantap_stap *out, char *err, size_t errlen);
 
-/* Returns the number of events a runtime diagnostic LINE reports lost
- * (stapbpf: "WARNING: lost N perf_events on cpu C"; module runtime: "N
- * transport failures", "skipped probes: N", "lost N"), or 0. */
+/* Returns the number of events a runtime diagnostic LINE reports lost, or 0:
+ * stapbpf's "WARNING: lost N perf_events on cpu C"; the module runtime's
+ * "There were F transport failures (N records lost)" (stap's runtime as
+ * spantap patches it: the records of the failed messages and of those left
+ * unread at exit), else F; stapio's (5.1 and later) "There were N lost
+ * messages and B lost bytes"; "skipped probes: N"; "lost N". */
 uint64_t spantap_stap_lost_in_line(const char *line);
 
 /* Scheduling priority (nice) of stap, stapbpf and the collector while they

@@ -13,9 +13,14 @@ int spantap_staprun_spawn(const char *staprun, const char *module,
              SPANTAP_KPARAM_ATTACH_SLOTS);
     return -EINVAL;
   }
-  char params[2 + SPANTAP_KPARAM_ATTACH_SLOTS][64];
-  const char *args[4 + SPANTAP_KPARAM_ATTACH_SLOTS];
+  char params[3 + SPANTAP_KPARAM_ATTACH_SLOTS][64];
+  const char *args[6 + SPANTAP_KPARAM_ATTACH_SLOTS];
   size_t n = 0, np = 0;
+  if (so->relay_mib_per_cpu) { /* each CPU's relay buffer, in MiB */
+    snprintf(params[np], sizeof params[np], "%u", so->relay_mib_per_cpu);
+    args[n++] = "-b";
+    args[n++] = params[np++];
+  }
   args[n++] = module;
   snprintf(params[np], sizeof params[np], "%s=%ld", SPANTAP_KPARAM_SELF_PID, (long)so->self_pid);
   args[n++] = params[np++];

@@ -9,8 +9,9 @@
 #include "runtime/script_gen.h"
 #include "runtime/stap_launch.h"
 
-/* Starts `STAPRUN MODULE _st_self_pid=N _st_launch_pid=N _st_attach_I=N...`
- * (the values from SO: self_pid, launch_pid, attach_pids) with stdout and
+/* Starts `STAPRUN [-b MIB] MODULE _st_self_pid=N _st_launch_pid=N
+ * _st_attach_I=N...` (the values from SO: relay_mib_per_cpu when not 0,
+ * self_pid, launch_pid, attach_pids) with stdout and
  * stderr on pipes, like spantap_stap_spawn: fills *OUT (close its fds, reap
  * its pid; SIGINT ends the recording in order). Returns 0, -EINVAL (more
  * --pid than a module takes), or -errno with the failing call in ERR. */

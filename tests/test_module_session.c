@@ -19,6 +19,7 @@
 #include "common/syscall_table.h"
 #include "runtime/bpf_object.h"
 #include "runtime/module_session.h"
+#include "runtime/stap_launch.h"
 
 /* stap -p4 ... SCRIPT: notes SCRIPT (and keeps a copy); with -m NAME leaves
  * NAME.ko (NAME.bo with --runtime=bpf) in its working directory, else prints
@@ -156,6 +157,54 @@ static void test_module_built_elsewhere(void **state) {
   assert_non_null(strstr(err, "Failed to open module: path=/nonexistent/spt_x.ko"));
 }
 
+/* --buffer-size reaches staprun as each CPU's relay buffer (-b MIB), before
+ * the module; without it staprun keeps the module's default. */
+static void test_relay_buffer_size(void **state) {
+  (void)state;
+  char ko[128], loaded[64], err[512] = "";
+  snprintf(ko, sizeof ko, "%s/spt_web.ko", dir);
+  write_file(ko, "module", 0644);
+  const struct spantap_module_load l = {.module = ko, .staprun = staprun};
+  const struct spantap_script_opts so = {.self_pid = 1234, .relay_mib_per_cpu = 4};
+  struct spantap_stap out = {.pid = 0, .out_fd = -1, .err_fd = -1};
+  assert_int_equal(spantap_module_load(&l, &so, loaded, sizeof loaded, &out, err, sizeof err), 0);
+  assert_int_equal(waitpid(out.pid, NULL, 0), out.pid);
+  close(out.out_fd);
+  close(out.err_fd);
+  char want[256];
+  snprintf(want, sizeof want, "-b 4 %s _st_self_pid=1234", ko);
+  assert_non_null(strstr(read_file("staprun-args"), want));
+  assert_int_equal(load(&l, loaded, sizeof loaded, err, sizeof err), 0);
+  assert_null(strstr(read_file("staprun-args"), "-b"));
+}
+
+/* The runtimes' loss reports on standard error, as counted into events_lost:
+ * the records the patched module runtime names before its transport
+ * failures, else the failures; stapio's lost messages; stapbpf's lost
+ * events; the records the script's full tables kept out (runtime_kernel.stp);
+ * skipped probes. Other lines count nothing. */
+static void test_lost_in_line(void **state) {
+  (void)state;
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: There were 4914 transport failures "
+                                             "(5012 records lost). Try stap -s to increase the "
+                                             "buffer size from 1."),
+                   5012);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: There were 12 transport failures. Try "
+                                             "stap -s to increase the buffer size from 16."),
+                   12);
+  assert_int_equal(
+      spantap_stap_lost_in_line("WARNING: There were 7 lost messages and 900 lost bytes."), 7);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: lost 33 perf_events on cpu 1"), 33);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: spantap: lost 3 records: a table of "
+                                             "syscalls in flight or of threads off-CPU was full"),
+                   3);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: Number of errors: 0, skipped probes: 5"), 5);
+  assert_int_equal(spantap_stap_lost_in_line("WARNING: _stp_read_address failed to access memory "
+                                             "location"),
+                   0);
+  assert_int_equal(spantap_stap_lost_in_line("Pass 5: run completed"), 0);
+}
+
 /* --compile-only: the output must be NAME.ko, is not replaced without FORCE,
  * and receives the module stap built under that name. */
 static void test_compile(void **state) {
@@ -226,6 +275,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_build_through_stable_path),
       cmocka_unit_test(test_module_built_elsewhere),
+      cmocka_unit_test(test_relay_buffer_size),
+      cmocka_unit_test(test_lost_in_line),
       cmocka_unit_test(test_compile),
       cmocka_unit_test(test_compile_bpf_object),
   };

@@ -24,6 +24,9 @@ command -v sqlite3 > /dev/null || skip "the sqlite3 shell is missing (run ./boot
 guest_prepare && guest_apps || exit 1
 guest_module spt_all --binary chain_fp --binary chain_nofp --events all,sched --stack-mode 2 \
   --stack-depth 8 || exit 1
+# every syscall and nothing else (no stacks, no scheduler events): what the
+# loss tests count is exactly the loop's records
+guest_module spt_loss --binary chain_fp --events all --stack-mode 0 || exit 1
 # No probe of the module runtime takes a lock: stap's translation (pass 3)
 # lists, for each probe, the global locks it takes; every list must be empty,
 # or every process's syscalls and context switches would contend for them.
@@ -155,6 +158,34 @@ sm=$(q "$db" "SELECT group_concat(num_value, '/') FROM (SELECT num_value FROM re
   WHERE key IN ('stack_mode', 'stack_depth') ORDER BY key DESC)")
 [ "$sm" = 2/8 ] && ok "map: record --module without -s/-d: the module's stack mode and depth (2/8)" ||
   not_ok "map: stack mode/depth '$sm' (the module's 2/8 expected)"
+
+# loss: the loop's getppid() calls are all stored (ample buffers, the
+# recording stopped as the loop ends), or stored or counted lost, exactly
+# (the collector stopped while the loop runs, 1 MiB relay buffers)
+loss_of() { q "$1" "SELECT coalesce(sum(num_value), 0) FROM recording WHERE key = 'events_lost'"; }
+# the records of process $2 stored in $1: its syscalls and lifecycle events
+records_of() {
+  q "$1" "SELECT (SELECT count(*) FROM syscalls WHERE pid = $2) +
+    (SELECT count(*) FROM process_events WHERE pid = $2)"
+}
+pid=$(sed -n 's/^loss_none .* pid=\([0-9]*\).*/\1/p' "$O/status.txt")
+calls=$(sed -n 's/^loss_none .* n=\([0-9]*\).*/\1/p' "$O/status.txt")
+rc=$(status_of loss_none)
+got=$(q "$O/loss_none.db" "SELECT count(*) FROM syscalls WHERE pid = ${pid:-0} AND name = 'getppid'")
+lost=$(loss_of "$O/loss_none.db")
+[ "$rc" = 0 ] && [ -n "$calls" ] && [ "${got:-0}" = "$calls" ] && [ "$lost" = 0 ] &&
+  ok "loss: ample buffers: all $calls getppid() calls stored, none lost" ||
+  not_ok "loss: ample buffers: exit '$rc', ${got:-0} of '$calls' getppid() stored, '$lost' lost"
+# the loop's other records (exec, start-up syscalls, exit), the same in both runs
+others=$(($(records_of "$O/loss_none.db" "${pid:-0}") - ${got:-0}))
+pid=$(sed -n 's/^loss_forced .* pid=\([0-9]*\).*/\1/p' "$O/status.txt")
+rc=$(status_of loss_forced)
+stored=$(records_of "$O/loss_forced.db" "${pid:-0}")
+lost=$(loss_of "$O/loss_forced.db")
+[ "$rc" = 0 ] && [ "${lost:-0}" -gt 0 ] && [ -n "$calls" ] &&
+  [ $((${stored:-0} + lost)) = $((calls + others)) ] &&
+  ok "loss: full buffers: $stored records stored + $lost counted lost = $calls calls + $others other records" ||
+  not_ok "loss: full buffers: exit '$rc', $stored stored + '$lost' lost != '$calls' calls + $others other records"
 
 loaded=$(sed -n 's/^killcol loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
 [ "$loaded" = 0 ] && ok "collector SIGKILLed: the module was unloaded" ||

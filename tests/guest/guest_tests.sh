@@ -65,6 +65,31 @@ wait $recpid
 echo "map rc=$? early=$early decoy=$decoy" >> "$O/status.txt"
 cp /tmp/map.db "$O/map.db"
 
+echo "== loss: every record of a getppid() loop stored or counted lost"
+# loss_REC BUFFER-MIB STOP: records the loop (spt_loss.ko traces chain_fp by
+# name) and stops the recording as soon as it ends, as the bench does; with
+# STOP=1 the collector is stopped (SIGSTOP) while the loop runs, so that the
+# relay buffers fill and the module must count what it cannot send.
+loss_rec() {
+  n=$1
+  spantap record --module "$S/spt_loss.ko" --buffer-size "$2" -o "/tmp/$n.db" > "$O/$n.out" \
+    2> "$O/$n.err" &
+  recpid=$!
+  wait_tracing "$O/$n.err" || echo "$n: never tracing"
+  [ "$3" = 1 ] && kill -STOP $recpid
+  chain_fp loop "$LOSS_N" > /dev/null &
+  loop=$!
+  wait $loop
+  [ "$3" = 1 ] && kill -CONT $recpid
+  kill -INT $recpid
+  wait $recpid
+  echo "$n rc=$? pid=$loop n=$LOSS_N" >> "$O/status.txt"
+  cp "/tmp/$n.db" "$O/$n.db" 2> /dev/null
+}
+LOSS_N=50000
+loss_rec loss_none 64 0
+loss_rec loss_forced 1 1
+
 echo "== the collector killed (SIGKILL): the module goes away"
 spantap record --module "$M" -o /tmp/kill.db -- chain_fp sleep 3000 > /dev/null 2> "$O/killcol.err" &
 recpid=$!
