@@ -50,14 +50,17 @@ cp -r /tmp/truth "$O/truth" 2> /dev/null
 
 echo "== trace map: by name, already running, started later, a decoy left untraced"
 cp "$A/chain_fp" /tmp/chain_decoy
-chain_fp sleep 6000 > /dev/null &
+# running before the recording, they hold their 6 s sleep until it traces
+# (however long the module takes to load on a loaded host)
+CHAIN_APP_START_FILE=/tmp/map.go chain_fp sleep 6000 > /dev/null &
 early=$!
-/tmp/chain_decoy sleep 6000 > /dev/null &
+CHAIN_APP_START_FILE=/tmp/map.go /tmp/chain_decoy sleep 6000 > /dev/null &
 decoy=$!
 # no -s/-d: the module's own stack mode and depth, from its stream's BEGIN record
 spantap record --module "$M" -o /tmp/map.db > "$O/map.out" 2> "$O/map.err" &
 recpid=$!
 wait_tracing "$O/map.err" || echo "map: never tracing"
+touch /tmp/map.go
 chain_nofp chain 2 > /dev/null
 wait $early $decoy
 kill -INT $recpid
