@@ -629,7 +629,10 @@ int spantap_store_open(const char *path, bool force, struct spantap_store **out,
   }
   if (rc < 0) {
     spantap_store_destroy(s);
-    unlink(path);
+    spantap_store_remove(path); /* the database and the -wal and -shm files SQLite made */
+    size_t n = strlen(err);
+    if (!strstr(err, path) && n < errlen) /* say which database */
+      snprintf(err + n, errlen - n, ": path=%s", path);
     return rc;
   }
   *out = s;
