@@ -1,13 +1,12 @@
 /* Row groups (collector/row_group.h) and their spill-file form: a header
  * (a tag, the three counts) followed by the rows, the values and the text,
- * each array as it is in memory. The file is this process's own scratch
- * space, read back by the same build, so the host's layout is the format. */
+ * each array as it is in memory, written and read back piece by piece. The file is this process's
+ * own scratch space, read back by the same build, so the host's layout is the format. */
 #include "collector/row_group.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/array_grow.h"
@@ -34,22 +33,11 @@ void spantap_row_group_reset(struct spantap_row_group *g) {
   g->nvals = g->text_len = 0;
 }
 
-ssize_t spantap_row_group_save(const struct spantap_row_group *g, int fd, off_t at) {
-  struct saved_group_header h = {
-      .tag = SAVED_GROUP_TAG, .nrows = g->nrows, .nvals = g->nvals, .text_len = g->text_len};
-  struct iovec iov[4] = {
-      {.iov_base = &h, .iov_len = sizeof h},
-      {.iov_base = (void *)g->rows, .iov_len = g->nrows * sizeof *g->rows},
-      {.iov_base = g->vals, .iov_len = g->nvals * sizeof *g->vals},
-      {.iov_base = g->text, .iov_len = g->text_len},
-  };
-  size_t total = 0;
-  for (int i = 0; i < 4; i++)
-    total += iov[i].iov_len;
+/* Writes LEN bytes of BUF at AT of FD, all of them. Returns 0 or -errno. */
+static int write_exact(int fd, const void *buf, size_t len, off_t at) {
   size_t done = 0;
-  int first = 0;
-  while (done < total) {
-    ssize_t n = pwritev(fd, iov + first, 4 - first, at + (off_t)done);
+  while (done < len) {
+    ssize_t n = pwrite(fd, (const char *)buf + done, len - done, at + (off_t)done);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
@@ -57,17 +45,8 @@ ssize_t spantap_row_group_save(const struct spantap_row_group *g, int fd, off_t 
     if (n == 0)
       return -EIO;
     done += (size_t)n;
-    /* a short write: skip what went out */
-    while (first < 4 && (size_t)n >= iov[first].iov_len) {
-      n -= (ssize_t)iov[first].iov_len;
-      first++;
-    }
-    if (first < 4) {
-      iov[first].iov_base = (char *)iov[first].iov_base + n;
-      iov[first].iov_len -= (size_t)n;
-    }
   }
-  return (ssize_t)total;
+  return 0;
 }
 
 /* Reads LEN bytes at AT of FD into BUF. Returns 0, -errno, or -EIO at the
@@ -85,6 +64,20 @@ static int read_exact(int fd, void *buf, size_t len, off_t at) {
     done += (size_t)n;
   }
   return 0;
+}
+
+ssize_t spantap_row_group_save(const struct spantap_row_group *g, int fd, off_t at) {
+  struct saved_group_header h = {
+      .tag = SAVED_GROUP_TAG, .nrows = g->nrows, .nvals = g->nvals, .text_len = g->text_len};
+  size_t rows_len = g->nrows * sizeof *g->rows, vals_len = g->nvals * sizeof *g->vals;
+  off_t p = at + (off_t)sizeof h;
+  int rc;
+  if ((rc = write_exact(fd, &h, sizeof h, at)) < 0 ||
+      (rc = write_exact(fd, g->rows, rows_len, p)) < 0 ||
+      (rc = write_exact(fd, g->vals, vals_len, p + (off_t)rows_len)) < 0 ||
+      (rc = write_exact(fd, g->text, g->text_len, p + (off_t)(rows_len + vals_len))) < 0)
+    return rc;
+  return (ssize_t)(sizeof h + rows_len + vals_len + g->text_len);
 }
 
 ssize_t spantap_row_group_load(int fd, off_t at, struct spantap_row_group **out) {
