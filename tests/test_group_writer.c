@@ -164,39 +164,56 @@ static void *produce(void *arg) {
   return NULL;
 }
 
+static void open_gate(struct sink *s) {
+  pthread_mutex_lock(&s->lock);
+  s->gate_closed = false;
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* Starts P producing DEPTH + 5 items into W, whose writer is held at the
+ * gate: it holds one item, the queue fills up, and then the producer must
+ * block, never getting further than DEPTH + 1 items. */
+static void start_blocked_producer(struct producer *p, pthread_t *t, struct spantap_group_writer *w,
+                                   unsigned depth) {
+  *p = (struct producer){.w = w, .n = (int)depth + 5};
+  pthread_mutex_init(&p->lock, NULL);
+  assert_int_equal(pthread_create(t, NULL, produce, p), 0);
+  for (int i = 0; i < 2000 && spantap_group_writer_queued(w) < depth; i++)
+    usleep(1000);
+  assert_int_equal(spantap_group_writer_queued(w), depth);
+  usleep(50000);
+  pthread_mutex_lock(&p->lock);
+  int returned = p->returned;
+  pthread_mutex_unlock(&p->lock);
+  assert_int_equal(returned, (int)depth + 1);
+}
+
+/* Opens the gate, lets P finish and stops W: every item written, in order. */
+static void finish_producer(struct sink *s, struct producer *p, pthread_t t,
+                            struct spantap_group_writer *w) {
+  char err[256];
+  open_gate(s);
+  pthread_join(t, NULL);
+  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), 0);
+  assert_int_equal(s->nwritten, p->n); /* stop wrote what was queued */
+  for (int i = 0; i < p->n; i++)
+    assert_int_equal(s->written[i], i);
+  pthread_mutex_destroy(&p->lock);
+}
+
 static void test_back_pressure(void **state) {
   (void)state;
   struct sink *s = sink_new();
   s->gate_closed = true;
   const unsigned depth = 3;
   struct spantap_group_writer *w;
-  char err[256];
   assert_int_equal(spantap_group_writer_new(depth, write_item, free_item, s, &w), 0);
-  struct producer p = {.w = w, .n = (int)depth + 5};
-  pthread_mutex_init(&p.lock, NULL);
+  struct producer p;
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
-  /* the writer holds one item at the gate, the queue fills up, and then the
-   * producer must block: it can never get further than depth + 1 items */
-  for (int i = 0; i < 2000 && spantap_group_writer_queued(w) < depth; i++)
-    usleep(1000);
-  assert_int_equal(spantap_group_writer_queued(w), depth);
-  usleep(50000);
-  pthread_mutex_lock(&p.lock);
-  int returned = p.returned;
-  pthread_mutex_unlock(&p.lock);
-  assert_int_equal(returned, (int)depth + 1);
-  pthread_mutex_lock(&s->lock);
-  s->gate_closed = false;
-  pthread_cond_broadcast(&s->cond);
-  pthread_mutex_unlock(&s->lock);
-  pthread_join(t, NULL);
-  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), 0);
-  assert_int_equal(s->nwritten, p.n); /* stop wrote what was queued */
-  for (int i = 0; i < p.n; i++)
-    assert_int_equal(s->written[i], i);
+  start_blocked_producer(&p, &t, w, depth);
+  finish_producer(s, &p, t, w);
   assert_int_equal(s->freed, p.n);
-  pthread_mutex_destroy(&p.lock);
   sink_free(s);
 }
 
@@ -216,13 +233,6 @@ static ssize_t load_int(int fd, off_t at, void **item) {
   return pread(fd, *item, sizeof(int), at) == (ssize_t)sizeof(int) ? (ssize_t)sizeof(int) : -EIO;
 }
 static const struct spantap_group_spill_ops int_spill = {.save = save_int, .load = load_int};
-
-static void open_gate(struct sink *s) {
-  pthread_mutex_lock(&s->lock);
-  s->gate_closed = false;
-  pthread_cond_broadcast(&s->cond);
-  pthread_mutex_unlock(&s->lock);
-}
 
 static int scratch_file(void) {
   char name[] = "/tmp/spantap-test-spill.XXXXXX";
@@ -297,30 +307,15 @@ static void test_spill_save_failure_falls_back(void **state) {
   spill_fail_load = 0;
   const unsigned depth = 3;
   struct spantap_group_writer *w;
-  char err[256];
   int fd = scratch_file();
   assert_int_equal(spantap_group_writer_new(depth, write_item, free_item, s, &w), 0);
   spantap_group_writer_spill_to(w, fd, &int_spill);
-  struct producer p = {.w = w, .n = (int)depth + 5};
-  pthread_mutex_init(&p.lock, NULL);
+  struct producer p;
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
-  for (int i = 0; i < 2000 && spantap_group_writer_queued(w) < depth; i++)
-    usleep(1000);
-  usleep(50000);
-  pthread_mutex_lock(&p.lock);
-  int returned = p.returned;
-  pthread_mutex_unlock(&p.lock);
-  assert_int_equal(returned, (int)depth + 1); /* back to back-pressure */
+  start_blocked_producer(&p, &t, w, depth); /* back to back-pressure */
   assert_int_equal(spantap_group_writer_spill_stats(w).save_errno, ENOSPC);
   assert_int_equal(spantap_group_writer_spill_stats(w).items, 0);
-  open_gate(s);
-  pthread_join(t, NULL);
-  assert_int_equal(spantap_group_writer_stop(w, err, sizeof err), 0);
-  assert_int_equal(s->nwritten, p.n);
-  for (int i = 0; i < p.n; i++)
-    assert_int_equal(s->written[i], i);
-  pthread_mutex_destroy(&p.lock);
+  finish_producer(s, &p, t, w);
   close(fd);
   sink_free(s);
   spill_fail_save = 0;

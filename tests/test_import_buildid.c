@@ -321,6 +321,30 @@ __attribute__((noinline)) static uint64_t code_address(void) {
   return (uint64_t)(uintptr_t)&code_address;
 }
 
+/* Runs the live collector (symbolizing with SYM, borrowed) over the text
+ * STREAM with a saved stream; returns the saved stream's text (owned by the
+ * caller). */
+static char *live_saved_stream(struct spantap_symbolizer *sym, const char *stream) {
+  char *saved = NULL;
+  size_t saved_len = 0;
+  FILE *f = open_memstream(&saved, &saved_len);
+  assert_non_null(f);
+  struct spantap_store *store;
+  char err[512];
+  assert_int_equal(spantap_store_open(db, true, &store, err, sizeof err), 0);
+  struct spantap_collector_opts o = {
+      .live = true, .stack_mode = 4, .stack_depth = 8, .save_stream = f};
+  struct spantap_collector *c;
+  assert_int_equal(spantap_collector_new(store, sym, &o, &c), 0);
+  if (spantap_collector_feed(c, stream, strlen(stream), err, sizeof err) != 0 ||
+      spantap_collector_finish(c, err, sizeof err) != 0)
+    fail_msg("live collector failed: %s", err);
+  spantap_collector_destroy(c);
+  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
+  fclose(f);
+  return saved;
+}
+
 /* Live with a saved stream: the collector reads this process's maps and
  * writes a MOD record for each file it executes from, with the build id read
  * here, before the MAP record of that file; the saved stream imports with the
@@ -334,28 +358,13 @@ static void test_live_recording_saves_modules(void **state) {
   assert_int_equal(spantap_module_build_id(sym, exe, want), 0);
   if (!want[0])
     skip(); /* a toolchain that writes no build id: nothing to check */
-  char *saved = NULL;
-  size_t saved_len = 0;
-  FILE *f = open_memstream(&saved, &saved_len);
-  struct spantap_store *store;
-  char err[512];
-  assert_int_equal(spantap_store_open(db, true, &store, err, sizeof err), 0);
-  struct spantap_collector_opts o = {
-      .live = true, .stack_mode = 4, .stack_depth = 8, .save_stream = f};
-  struct spantap_collector *c;
-  assert_int_equal(spantap_collector_new(store, sym, &o, &c), 0);
   char stream[512];
   int pid = (int)getpid();
   snprintf(stream, sizeof stream,
            "BEGIN 3 0 4 8 kernel\nSC 5 1 %d %d 1 3 1 0 0\nSC 10 1 %d %d 1 3 1 0 0 @0,%" PRIx64
            "\nEND 20\n",
            pid, pid, pid, pid, code_address() + 4);
-  if (spantap_collector_feed(c, stream, strlen(stream), err, sizeof err) != 0 ||
-      spantap_collector_finish(c, err, sizeof err) != 0)
-    fail_msg("live collector failed: %s", err);
-  spantap_collector_destroy(c);
-  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
-  fclose(f);
+  char *saved = live_saved_stream(sym, stream);
   /* the first record of this process (without a stack) has its maps read:
    * this program's MOD record, with its build id, before its MAP records */
   char mod_text[PATH_MAX + 160], exe_map[PATH_MAX + 16];
@@ -398,28 +407,13 @@ static void test_live_recording_saves_modules(void **state) {
  * import symbolizes the very first stack as the live recording did. */
 static void test_first_record_stack_replayable(void **state) {
   (void)state;
-  char *saved = NULL;
-  size_t saved_len = 0;
-  FILE *f = open_memstream(&saved, &saved_len);
-  struct spantap_symbolizer *sym = spantap_symbolizer_new();
-  struct spantap_store *store;
-  char err[512];
-  assert_int_equal(spantap_store_open(db, true, &store, err, sizeof err), 0);
-  struct spantap_collector_opts o = {
-      .live = true, .stack_mode = 4, .stack_depth = 8, .save_stream = f};
-  struct spantap_collector *c;
-  assert_int_equal(spantap_collector_new(store, sym, &o, &c), 0);
   char stream[512];
   int pid = (int)getpid();
   snprintf(stream, sizeof stream,
            "BEGIN 3 0 4 8 kernel\nSC 10 1 %d %d 1 3 1 0 0 @0,%" PRIx64 "\nEND 20\n", pid, pid,
            code_address() + 4);
-  if (spantap_collector_feed(c, stream, strlen(stream), err, sizeof err) != 0 ||
-      spantap_collector_finish(c, err, sizeof err) != 0)
-    fail_msg("live collector failed: %s", err);
-  spantap_collector_destroy(c);
-  assert_int_equal(spantap_store_close(store, err, sizeof err), 0);
-  fclose(f);
+  struct spantap_symbolizer *sym = spantap_symbolizer_new();
+  char *saved = live_saved_stream(sym, stream);
   spantap_symbolizer_destroy(sym);
   const char *map = strstr(saved, "\nMAP "), *sc = strstr(saved, "\nSC ");
   assert_non_null(map);
