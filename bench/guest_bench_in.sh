@@ -5,7 +5,8 @@
 # and of redis-benchmark untraced and traced by spantap's default events:
 # each with the module runtime (X.ko, staprun) and the BPF runtime (X.bo,
 # stapbpf), and the loop traced by bpftrace (when in the initramfs).
-# The floors: the same probe points with empty bodies (bench/floor.stp).
+# The floors: the same probe points with empty bodies (bench/floor.stp), and
+# the module's with the BPF runtime's second sys_exit probe.
 # One line per measurement in SHARE/out/bench.txt (times in centiseconds of
 # /proc/uptime; N is large enough that its resolution stays under 2%).
 S=$1
@@ -33,6 +34,27 @@ stop() {
   cp "/tmp/$1.db" "$O/$1.db" 2> /dev/null
   grep -h 'lost\|skipped\|WARNING\|rror' "/tmp/$1.err" | head -3 | sed "s/^/$1: /" >> "$O/bench_warnings.txt"
 }
+# end_within SECONDS PID: SIGINT, then SIGKILL (said in the warnings) if PID
+# has not exited within SECONDS
+end_within() {
+  kill -INT "$2"
+  i=0
+  while kill -0 "$2" 2> /dev/null && [ $i -lt $(($1 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+  kill -0 "$2" 2> /dev/null && kill -KILL "$2" &&
+    echo "round $r: pid $2 ignored SIGINT for $1 s: killed" >> "$O/bench_warnings.txt"
+  wait "$2"
+}
+# module_floor NAME MODE: the loop while floor module NAME is loaded
+module_floor() {
+  staprun -o /dev/null "$S/$1.ko" 2> /dev/null &
+  floor=$!
+  i=0
+  until lsmod | grep -q "^$1 " || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  sleep 1
+  echo "loop round=$r mode=$2 n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
+  kill -INT $floor
+  wait $floor
+}
 redis_round() { # redis_round: SET and GET requests/s of redis-benchmark
   redis-server --port 6379 --save '' --appendonly no > /dev/null 2>&1 &
   i=0
@@ -58,14 +80,8 @@ BT=$(command -v bpftrace)
 
 for r in $(seq "$ROUNDS"); do
   echo "loop round=$r mode=untraced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
-  staprun -o /dev/null "$S/spt_floor.ko" 2> /dev/null &
-  floor=$!
-  i=0
-  until lsmod | grep -q '^spt_floor' || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
-  sleep 1
-  echo "loop round=$r mode=other_floor n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
-  kill -INT $floor
-  wait $floor
+  module_floor spt_floor other_floor
+  module_floor spt_floor2 other_floor_2exit
   stapbpf "$S/bpf_floor.bo" > /dev/null 2> "/tmp/bpf_floor.err" &
   floor=$!
   sleep 3 # stapbpf says nothing once attached: its start takes about a second here
@@ -99,8 +115,8 @@ for r in $(seq "$ROUNDS"); do
     until grep -q '^Attaching' /tmp/bt.out || [ $i -gt 600 ]; do sleep 0.2; i=$((i + 1)); done
     sleep 1
     echo "loop round=$r mode=bpftrace_stack8 n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=bt_$r" >> "$R"
-    kill -INT $bt
-    wait $bt
+    # bpftrace, flooded with lost events, may ignore its SIGINT
+    end_within 10 $bt
     echo "bt_$r $(grep -c '^E ' /tmp/bt.out) $(awk '/Lost [0-9]+ events/ {n += $2} END {print n + 0}' /tmp/bt.out)" >> "$O/bt_events.txt"
     grep -v '^E \|^Attaching\|^ \|^$' /tmp/bt.out | head -3 | sed 's/^/bpftrace: /' >> "$O/bench_warnings.txt"
   fi

@@ -120,6 +120,12 @@ ns=$(q "$db" "SELECT count(*) FROM tcp_states WHERE stack_id IS NOT NULL")
 n=$(dup_stacks "$O/import.db" | grep -c 'chain_c < chain_b < chain_a < run_chain')
 [ "$n" -ge 2 ] && ok "import elsewhere: the guest's stream symbolizes by path ($n dup() stacks)" ||
   not_ok "import elsewhere: dup() stacks not symbolized ($(dup_stacks "$O/import.db" | head -2))"
+# chain_nofp, launched by spantap, maps libc after its exec, and so does its
+# child after it execs itself: the module's sys_exit probe reports each
+n=$(grep -c '^XMAP [0-9 ]* libc\.so' "$O/import.stream")
+ne=$(grep -c '^EXEC ' "$O/import.stream")
+[ "$ne" -ge 1 ] && [ "$n" = "$ne" ] && ok "executable mappings: one XMAP of libc for each of the $ne execs" ||
+  not_ok "executable mappings: $n XMAP records of libc for $ne execs"
 sm=$(q "$O/import.db" "SELECT group_concat(num_value, '/') FROM (SELECT num_value FROM recording
   WHERE key IN ('stack_mode', 'stack_depth') ORDER BY key DESC)")
 [ "$sm" = 2/8 ] && ok "import elsewhere: stack mode and depth as the stream says (2/8)" ||

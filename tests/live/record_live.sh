@@ -144,6 +144,8 @@ check "the saved stream has the application's MOD record with its build id (read
   "$(grep -c "^MOD [0-9 -]* $chain_build_id $chain_real\$" "$WORK/s.stream")"
 check "the application's MOD record precedes its first MAP record" 1 \
   "$(awk -v p="$chain_real" '$1 == "MOD" && $NF == p && !map { print 1; exit } $1 == "MAP" && $NF == p { map = 1 }' "$WORK/s.stream")"
+check "the saved stream reports libc's executable mapping, made after exec (XMAP)" 1 \
+  "$(grep -c '^XMAP [0-9 ]* libc\.so' "$WORK/s.stream")"
 check "the imported modules row has the recorded build id" "$chain_build_id" \
   "$(q "$WORK/imported.db" "SELECT build_id FROM modules WHERE path = '$chain_real'")"
 check "import: no module of another build" 0 \
