@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "collector/collector.h"
+#include "collector/store.h"
 #include "collector/stream_parse.h"
 
 static char path[256];
@@ -30,7 +31,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  unlink(path);
+  spantap_store_remove(path); /* and the -wal and -shm files a reader leaves */
   return 0;
 }
 

@@ -233,14 +233,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   const char *files[] = {db, empty_db, foreign_db, garbage, missing, broken_db};
-  char side[160];
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    unlink(files[i]);
-    snprintf(side, sizeof side, "%s-wal", files[i]);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", files[i]);
-    unlink(side);
-  }
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    spantap_store_remove(files[i]);
   rmdir(dir);
   return 0;
 }

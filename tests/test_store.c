@@ -29,12 +29,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char side[300];
-  unlink(path);
-  snprintf(side, sizeof side, "%s-wal", path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", path);
-  unlink(side);
+  spantap_store_remove(path);
   return 0;
 }
 
