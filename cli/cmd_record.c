@@ -121,6 +121,40 @@ static void print_backlog(struct spantap_store_backlog b, const char *db) {
             db, strerror(b.spill_errno));
 }
 
+/* After a recording that lost records, what the user can change. BPF: the
+ * BPF runtime recorded; QUEUE_MIB: its record queues in kernel memory (0 when
+ * a built object sized them); RELAY_MIB: the module runtime's relay buffers
+ * a CPU (0: stap's default size). */
+static void print_loss_advice(const struct spantap_collector *col, bool bpf, double queue_mib,
+                              unsigned relay_mib) {
+  uint64_t lost = spantap_collector_stats(col)->lost;
+  if (!lost)
+    return;
+  fprintf(stderr,
+          "spantap: %llu records were lost, counted in the recording (events_lost; spans open "
+          "then have status 'loss'): ",
+          (unsigned long long)lost);
+  if (bpf && queue_mib > 0)
+    fprintf(stderr,
+            "the record queues (%.1f MiB) filled faster than spantap read them. Larger queues "
+            "hold a longer burst (--buffer-size MIB)",
+            queue_mib);
+  else if (bpf)
+    fprintf(stderr, "the record queues built into the object filled faster than spantap read "
+                    "them. An object built with a larger --buffer-size holds a longer burst");
+  else if (relay_mib)
+    fprintf(stderr,
+            "the relay buffers (%u MiB a CPU) or the module's tables filled faster than spantap "
+            "read them. Larger buffers hold a longer burst (--buffer-size MIB)",
+            relay_mib);
+  else
+    fprintf(stderr, "the relay buffers (stap's default size) or the module's tables filled "
+                    "faster than spantap read them. Larger buffers hold a longer burst "
+                    "(--buffer-size MIB)");
+  fprintf(stderr, "; stack modes 1 and 2 cost the reader less than 3 and 4, and fewer --events "
+                  "make fewer records.\n");
+}
+
 static void print_end(const struct spantap_collector *col, const char *db, const char *incomplete) {
   const struct spantap_collector_stats *cs = spantap_collector_stats(col);
   char err[1024];
@@ -219,6 +253,7 @@ int spantap_cmd_record(int argc, char **argv) {
     fprintf(stderr, "spantap record: out of memory starting the collector\n");
     goto cleanup;
   }
+  double queue_mib = 0; /* the BPF runtime's record queues, when this recording sized them */
   if (spantap_session_runtime(session) == SPANTAP_RUNTIME_BPF) {
     /* the BPF runtime hands its records over through BPF maps (docs/bpf-transport.md) */
     rc = spantap_map_feed_new(sopts.script.queue_cookie, sopts.script.queue_ncpu, col, &feed);
@@ -229,9 +264,11 @@ int spantap_cmd_record(int argc, char **argv) {
       fprintf(stderr, "spantap record: Failed to create the BPF map reader: %s\n", strerror(-rc));
       goto cleanup;
     }
-    if (!o.module) /* a built object's queues are sized by its build */
+    if (!o.module) { /* a built object's queues are sized by its build */
+      queue_mib = (double)spantap_script_queue_memory(&sopts.script) / (1 << 20);
       fprintf(stderr, "spantap: record queues: %.1f MiB of kernel memory (--buffer-size)\n",
-              (double)spantap_script_queue_memory(&sopts.script) / (1 << 20));
+              queue_mib);
+    }
   } else if (sopts.script.relay_mib_per_cpu) {
     fprintf(stderr, "spantap: relay buffers: %u MiB of kernel memory a CPU (--buffer-size)\n",
             sopts.script.relay_mib_per_cpu);
@@ -291,6 +328,8 @@ int spantap_cmd_record(int argc, char **argv) {
     fprintf(stderr, "spantap record: %s\n", err);
     goto cleanup;
   }
+  print_loss_advice(col, spantap_session_runtime(session) == SPANTAP_RUNTIME_BPF, queue_mib,
+                    sopts.script.relay_mib_per_cpu);
   print_end(col, o.output, incomplete);
   status = incomplete ? SPANTAP_EXIT_INCOMPLETE : SPANTAP_EXIT_OK;
 

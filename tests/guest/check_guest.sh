@@ -192,6 +192,9 @@ lost=$(loss_of "$O/loss_forced.db")
   [ $((${stored:-0} + lost)) = $((calls + others)) ] &&
   ok "loss: full buffers: $stored records stored + $lost counted lost = $calls calls + $others other records" ||
   not_ok "loss: full buffers: exit '$rc', $stored stored + '$lost' lost != '$calls' calls + $others other records"
+grep -q "^spantap: $lost records were lost, counted in the recording.*relay buffers (1 MiB a CPU).*--buffer-size MIB" "$O/loss_forced.err" &&
+  ok "loss: full buffers: record says what was lost and what to change" ||
+  not_ok "loss: full buffers: no advice about the $lost lost records ($(grep -c 'records were lost' "$O/loss_forced.err") lines)"
 
 loaded=$(sed -n 's/^killcol loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
 [ "$loaded" = 0 ] && ok "collector SIGKILLed: the module was unloaded" ||

@@ -64,6 +64,8 @@ check "overflow: spans open during the loss say so" 1 \
   "$(q "$WORK/over.db" "SELECT count(*) > 0 FROM spans WHERE status = 'loss'")"
 check "overflow: the recording counts the spans in loss" 1 \
   "$(q "$WORK/over.db" "SELECT num_value > 0 FROM recording WHERE key = 'spans_in_loss'")"
+check "overflow: record says what was lost and what to change" 1 \
+  "$(grep -c "^spantap: $lost records were lost, counted in the recording.*record queues ([0-9.]* MiB).*--buffer-size MIB" "$WORK/over.out")"
 check "overflow: stapbpf survived (the recording ended in order)" 1 \
   "$(q "$WORK/over.db" "SELECT num_value FROM recording WHERE key = 'complete'")"
 
