@@ -34,6 +34,22 @@ stop() {
   cp "/tmp/$1.db" "$O/$1.db" 2> /dev/null
   grep -h 'lost\|skipped\|WARNING\|rror' "/tmp/$1.err" | head -3 | sed "s/^/$1: /" >> "$O/bench_warnings.txt"
 }
+# traced_loop MODULE STACKMODE NAME MODE PROGRAM N: PROGRAM's loop of N
+# calls timed while MODULE records (NAME: its database); the line says MODE,
+# and the database when PROGRAM is the one traced
+traced_loop() {
+  recording "$1" "$2" "$3"
+  db=" db=$3"
+  [ "$5" = /tmp/chain_other ] && db=""
+  echo "loop round=$r mode=$4 n=$6 cs=$(timed "$5" loop "$6")$db" >> "$R"
+  stop "$3"
+}
+# traced_redis MODULE NAME MODE: a redis round while MODULE records (stack mode 1)
+traced_redis() {
+  recording "$1" 1 "$2"
+  echo "redis round=$r mode=$3 $(redis_round) db=$2" >> "$R"
+  stop "$2"
+}
 # end_within SECONDS PID: SIGINT, then SIGKILL (said in the warnings) if PID
 # has not exited within SECONDS
 end_within() {
@@ -89,25 +105,13 @@ for r in $(seq "$ROUNDS"); do
   kill -INT $floor
   wait $floor
   grep -h . /tmp/bpf_floor.err | head -3 | sed 's/^/bpf_floor: /' >> "$O/bench_warnings.txt"
-  recording bpf_all2.bo 2 other_bpf_$r
-  echo "loop round=$r mode=other_bpf n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
-  stop other_bpf_$r
-  recording spt_all.ko 2 other_$r
-  echo "loop round=$r mode=other_traced n=$LOOP_N cs=$(timed /tmp/chain_other loop "$LOOP_N")" >> "$R"
-  stop other_$r
-  recording spt_all0.ko 0 m0_$r
-  echo "loop round=$r mode=traced_nostack n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=m0_$r" >> "$R"
-  stop m0_$r
-  recording spt_all.ko 2 m2_$r
-  echo "loop round=$r mode=traced_stack8 n=$LOOP_NT cs=$(timed chain_nofp loop "$LOOP_NT") db=m2_$r" >> "$R"
-  stop m2_$r
-  recording bpf_all0.bo 0 b0_$r
-  echo "loop round=$r mode=bpf_nostack n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=b0_$r" >> "$R"
-  stop b0_$r
+  traced_loop bpf_all2.bo 2 other_bpf_$r other_bpf /tmp/chain_other "$LOOP_N"
+  traced_loop spt_all.ko 2 other_$r other_traced /tmp/chain_other "$LOOP_N"
+  traced_loop spt_all0.ko 0 m0_$r traced_nostack chain_fp "$LOOP_NT"
+  traced_loop spt_all.ko 2 m2_$r traced_stack8 chain_nofp "$LOOP_NT"
+  traced_loop bpf_all0.bo 0 b0_$r bpf_nostack chain_fp "$LOOP_NT"
   # the BPF runtime walks frame pointers: chain_fp has them (8 real frames)
-  recording bpf_all2.bo 2 b2_$r
-  echo "loop round=$r mode=bpf_stack8 n=$LOOP_NT cs=$(timed chain_fp loop "$LOOP_NT") db=b2_$r" >> "$R"
-  stop b2_$r
+  traced_loop bpf_all2.bo 2 b2_$r bpf_stack8 chain_fp "$LOOP_NT"
   if [ -n "$BT" ]; then
     bpftrace /tmp/loop.bt > /tmp/bt.out 2>&1 &
     bt=$!
@@ -121,10 +125,6 @@ for r in $(seq "$ROUNDS"); do
     grep -v '^E \|^Attaching\|^ \|^$' /tmp/bt.out | head -3 | sed 's/^/bpftrace: /' >> "$O/bench_warnings.txt"
   fi
   echo "redis round=$r mode=untraced $(redis_round)" >> "$R"
-  recording spt_redis.ko 1 redis_$r
-  echo "redis round=$r mode=traced $(redis_round) db=redis_$r" >> "$R"
-  stop redis_$r
-  recording bpf_redis.bo 1 bredis_$r
-  echo "redis round=$r mode=bpf $(redis_round) db=bredis_$r" >> "$R"
-  stop bredis_$r
+  traced_redis spt_redis.ko redis_$r traced
+  traced_redis bpf_redis.bo bredis_$r bpf
 done
