@@ -22,6 +22,7 @@ top_srcdir=${top_srcdir:-$top_builddir}
 guest_prepare && guest_apps || exit 1
 guest_module spt_all --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
   guest_module spt_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
+  guest_module spt_fp2 --binary chain_fp --events all --stack-mode 2 --unwind fp &&
   guest_module spt_redis --binary redis-server || exit 1
 guest_bpf bpf_all0 --binary chain_fp --binary chain_nofp --events all --stack-mode 0 &&
   guest_bpf bpf_all2 --binary chain_fp --binary chain_nofp --events all --stack-mode 2 &&
@@ -51,7 +52,7 @@ guest_boot "$top_srcdir/bench/guest_bench_in.sh" /usr/bin/redis-server /usr/bin/
   /usr/bin/redis-cli /usr/bin/stapbpf $BT || exit 1
 phase "results"
 O=$W/out
-for f in "$O"/[mb][02]_*.db; do # events stored per traced loop
+for f in "$O"/[mbf][02]_*.db; do # events stored per traced loop
   echo "$(basename "$f" .db) $(sqlite3 "$f" "SELECT count(*) FROM syscalls WHERE name = 'getppid'") \
 $(sqlite3 "$f" "SELECT coalesce(sum(num_value), 0) FROM recording WHERE key = 'events_lost'")"
 done > "$O/events.txt"

@@ -109,6 +109,8 @@ for r in $(seq "$ROUNDS"); do
   traced_loop spt_all.ko 2 other_$r other_traced /tmp/chain_other "$LOOP_N"
   traced_loop spt_all0.ko 0 m0_$r traced_nostack chain_fp "$LOOP_NT"
   traced_loop spt_all.ko 2 m2_$r traced_stack8 chain_nofp "$LOOP_NT"
+  # --unwind fp: the module walks chain_fp's frame pointers, as BPF does
+  traced_loop spt_fp2.ko 2 f2_$r traced_stack8_fp chain_fp "$LOOP_NT"
   traced_loop bpf_all0.bo 0 b0_$r bpf_nostack chain_fp "$LOOP_NT"
   # the BPF runtime walks frame pointers: chain_fp has them (8 real frames)
   traced_loop bpf_all2.bo 2 b2_$r bpf_stack8 chain_fp "$LOOP_NT"

@@ -23,7 +23,8 @@ struct spantap_trace_options {
   const char *events;  /* as given, for the recording's metadata */
   const char *runtime; /* "bpf", "kernel" or "auto" */
   bool follow_exec;
-  double duration_s; /* 0: until Ctrl-C or the command ends */
+  const char *unwind; /* --unwind: "dwarf" or "fp", NULL when not given */
+  double duration_s;  /* 0: until Ctrl-C or the command ends */
   const char *output;
   const char *save_stream;
   const char *metrics_listen; /* NULL, or ADDR:PORT where /metrics is served while recording */

@@ -157,6 +157,10 @@ static int prepare_stap_args(struct spantap_session *s, char *err, size_t errlen
     if (rc < 0)
       return rc;
     n = (size_t)rc;
+    if (so->unwind_fp) { /* a frame-pointer walk needs no unwind tables */
+      s->stap_args[n] = NULL;
+      return 0;
+    }
     s->dpaths = calloc(so->ntargets ? so->ntargets : 1, sizeof *s->dpaths);
     if (!s->dpaths) {
       snprintf(err, errlen, "Failed to allocate target paths: targets=%zu", so->ntargets);

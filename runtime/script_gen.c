@@ -63,6 +63,7 @@ static const struct {
     {"WANT_FD_RET", WANT_FD_RET},
     {"WANT_EXEC_MAPS", WANT_EXEC_MAPS},
     {"WANT_TIMED", WANT_TIMED},
+    {"SP_SCAN_WORDS", SP_SCAN_WORDS},
 };
 
 struct gen {
@@ -373,14 +374,15 @@ static void gen_ustack_bpf(struct gen *g) {
 
 /* The module runtime unwinds with stap's own DWARF unwinder (_st_ustk in
  * runtime_kernel.stp: the pc first, each frame once, quiet at the end of the
- * stack); the collector applies the mode's frame selection. Output: the token
- * in _ustk. */
+ * stack), or with --unwind fp walks frame pointers (_st_ustk_fp); the
+ * collector applies the mode's frame selection. Output: the token in _ustk. */
 static void gen_ustack_kernel(struct gen *g) {
   const struct spantap_script_opts *o = g->o;
-  emit(g, "      // user stack: mode %u, depth %u (stap's unwinder)\n", o->stack_mode,
-       o->stack_depth);
+  emit(g, "      // user stack: mode %u, depth %u (%s)\n", o->stack_mode, o->stack_depth,
+       o->unwind_fp ? "frame-pointer walk" : "stap's unwinder");
   emit(g, "      _ustk = \"@2\"\n");
-  emit(g, "      if (_regs) _ustk = _st_ustk(%u)\n", o->stack_depth);
+  emit(g, "      if (_regs) _ustk = %s(%u)\n", o->unwind_fp ? "_st_ustk_fp" : "_st_ustk",
+       o->stack_depth);
 }
 
 /* The record kind a placeholder names (@@EMIT:SYSCALL@@: the enum's

@@ -46,6 +46,7 @@ struct spantap_script_opts {
   unsigned classes;     /* enum spantap_event_class bits */
   unsigned extras;      /* enum spantap_extra_events bits */
   bool follow_exec;     /* a traced process that execs a non-target stays traced */
+  bool unwind_fp;       /* the module runtime walks frame pointers, not DWARF (--unwind fp) */
   /* The BPF runtime's record queues (include/spantap/record_queue.h): the
    * recording's cookie (spantap_queue_cookie_new; required for the BPF
    * runtime), the CPUs the queues are numbered for (the possible CPUs), and

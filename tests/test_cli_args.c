@@ -290,6 +290,39 @@ static void test_bpf_object_options(void **state) {
   assert_non_null(strstr(err, bo));
 }
 
+/* --unwind: dwarf or fp; fp reaches the script options; a module built
+ * ahead of time keeps its own; the BPF runtime has no DWARF unwinder. */
+static void test_unwind_option(void **state) {
+  (void)state;
+  struct spantap_trace_options o;
+  struct spantap_script_opts so;
+  char err[512] = "";
+  const char *fp[] = {"--unwind", "fp", "-b", "server", NULL};
+  assert_int_equal(parse_record(&o, fp), 0);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_KERNEL, 0, &so, err, sizeof err), 0);
+  assert_true(so.unwind_fp);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &so, err, sizeof err), 0);
+  const char *dwarf[] = {"--unwind", "dwarf", "-b", "server", NULL};
+  assert_int_equal(parse_record(&o, dwarf), 0);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_KERNEL, 0, &so, err, sizeof err), 0);
+  assert_false(so.unwind_fp);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_BPF, 0, &so, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, "--unwind dwarf"));
+  const char *bad[] = {"--unwind", "lbr", "-b", "server", NULL};
+  assert_int_equal(parse_record(&o, bad), -EINVAL);
+  const char *module[] = {"--module", "x.ko", "--unwind", "fp", NULL};
+  assert_int_equal(parse_record(&o, module), -EINVAL);
+  const char *none[] = {"-b", "server", NULL};
+  assert_int_equal(parse_record(&o, none), 0);
+  assert_int_equal(
+      spantap_trace_options_to_script(&o, SPANTAP_RUNTIME_KERNEL, 0, &so, err, sizeof err), 0);
+  assert_false(so.unwind_fp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_number_accepts_digits_in_range),
@@ -301,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_bad_command_lines),
       cmocka_unit_test(test_in_order),
       cmocka_unit_test(test_bpf_object_options),
+      cmocka_unit_test(test_unwind_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,10 +275,28 @@ static void test_kernel_script_survives(void **state) {
   free(s);
 }
 
+/* --unwind fp: the module runtime's stack token comes from the frame-pointer
+ * walk, with the same depth and the same sp scan as the BPF runtime. */
+static void test_kernel_script_unwind_fp(void **state) {
+  (void)state;
+  struct spantap_script_opts o = base_opts(SPANTAP_RUNTIME_KERNEL, 4);
+  o.unwind_fp = true;
+  char err[256];
+  int rc;
+  char *s = generate(&o, &rc, err, sizeof err);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(s, "_ustk = _st_ustk_fp(6)"));
+  assert_null(strstr(s, "_ustk = _st_ustk(6)"));
+  assert_non_null(strstr(s, "frame-pointer walk"));
+  assert_non_null(strstr(s, "for (i = 0; i < 6 && !ra; i++)"));
+  free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kernel_script_is_pid_free),
       cmocka_unit_test(test_kernel_script_survives),
+      cmocka_unit_test(test_kernel_script_unwind_fp),
       cmocka_unit_test(test_golden_bpf),
       cmocka_unit_test(test_golden_kernel),
       cmocka_unit_test(test_no_placeholder_left),

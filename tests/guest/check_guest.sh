@@ -27,6 +27,8 @@ guest_module spt_all --binary chain_fp --binary chain_nofp --events all,sched --
 # every syscall and nothing else (no stacks, no scheduler events): what the
 # loss tests count is exactly the loop's records
 guest_module spt_loss --binary chain_fp --events all --stack-mode 0 || exit 1
+# stacks from a frame-pointer walk instead of stap's DWARF unwinder
+guest_module spt_fpwalk --binary chain_fp --events all --stack-mode 4 --unwind fp || exit 1
 # No probe of the module runtime takes a lock: stap's translation (pass 3)
 # lists, for each probe, the global locks it takes; every list must be empty,
 # or every process's syscalls and context switches would contend for them.
@@ -102,6 +104,17 @@ for v in fp nofp; do
     fi
   done
 done
+
+# --unwind fp: chain_fp keeps its frame pointers, libc's dup() wrapper is
+# frameless (its caller's return address is found at sp)
+rc=$(status_of fpwalk)
+stacks=$(dup_stacks "$O/fpwalk.db")
+nfull=$(printf '%s\n' "$stacks" | grep -c '^[^<]* < chain_c < chain_b < chain_a < run_chain < ')
+[ "$rc" = 0 ] && [ "$nfull" -ge 2 ] &&
+  ok "--unwind fp: dup() stacks from a frame-pointer walk, libc to run_chain and beyond ($nfull distinct)" ||
+  { not_ok "--unwind fp: exit '$rc', dup() stacks lack the whole chain"; printf '    %s\n' "$stacks" | head -5; }
+printf '%s\n' "$stacks" | grep -q "chain_c < chain_c" && not_ok "--unwind fp: a frame is doubled" ||
+  ok "--unwind fp: no doubled frame"
 
 db=$O/tcp.db
 rc=$(status_of tcp)

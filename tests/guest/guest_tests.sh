@@ -29,6 +29,11 @@ for v in fp nofp; do
   done
 done
 
+echo "== stacks from a frame-pointer walk (--unwind fp)"
+M=$S/spt_fpwalk.ko
+rec fpwalk 120 -- chain_fp fork
+M=$S/spt_all.ko
+
 echo "== TCP over loopback: state changes with stacks"
 rec tcp 120 -s 4 -- chain_fp tcp 3
 
