@@ -130,29 +130,25 @@ static void print_loss_advice(const struct spantap_collector *col, bool bpf, dou
   uint64_t lost = spantap_collector_stats(col)->lost;
   if (!lost)
     return;
+  char what[96]; /* what filled */
+  const char *remedy = "Larger buffers hold a longer burst (--buffer-size MIB)";
+  if (bpf && queue_mib > 0) {
+    snprintf(what, sizeof what, "the record queues (%.1f MiB)", queue_mib);
+    remedy = "Larger queues hold a longer burst (--buffer-size MIB)";
+  } else if (bpf) {
+    snprintf(what, sizeof what, "the record queues built into the object");
+    remedy = "An object built with a larger --buffer-size holds a longer burst";
+  } else if (relay_mib) {
+    snprintf(what, sizeof what, "the relay buffers (%u MiB a CPU) or the module's tables",
+             relay_mib);
+  } else {
+    snprintf(what, sizeof what, "the relay buffers (stap's default size) or the module's tables");
+  }
   fprintf(stderr,
           "spantap: %llu records were lost, counted in the recording (events_lost; spans open "
-          "then have status 'loss'): ",
-          (unsigned long long)lost);
-  if (bpf && queue_mib > 0)
-    fprintf(stderr,
-            "the record queues (%.1f MiB) filled faster than spantap read them. Larger queues "
-            "hold a longer burst (--buffer-size MIB)",
-            queue_mib);
-  else if (bpf)
-    fprintf(stderr, "the record queues built into the object filled faster than spantap read "
-                    "them. An object built with a larger --buffer-size holds a longer burst");
-  else if (relay_mib)
-    fprintf(stderr,
-            "the relay buffers (%u MiB a CPU) or the module's tables filled faster than spantap "
-            "read them. Larger buffers hold a longer burst (--buffer-size MIB)",
-            relay_mib);
-  else
-    fprintf(stderr, "the relay buffers (stap's default size) or the module's tables filled "
-                    "faster than spantap read them. Larger buffers hold a longer burst "
-                    "(--buffer-size MIB)");
-  fprintf(stderr, "; stack modes 1 and 2 cost the reader less than 3 and 4, and fewer --events "
-                  "make fewer records.\n");
+          "then have status 'loss'): %s filled faster than spantap read them. %s; stack modes 1 "
+          "and 2 cost the reader less than 3 and 4, and fewer --events make fewer records.\n",
+          (unsigned long long)lost, what, remedy);
 }
 
 static void print_end(const struct spantap_collector *col, const char *db, const char *incomplete) {
