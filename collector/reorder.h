@@ -1,9 +1,12 @@
 /* Bounded reorder window: events from different CPUs reach the collector
  * slightly out of order; the window holds them and releases them in order of
- * completion time once no earlier event can still arrive, i.e. when they are
- * WINDOW_NS older than the newest event seen, or when the window holds
- * MAX_EVENTS (then the oldest goes out early). Not a full sort: memory is
- * bounded by MAX_EVENTS whatever the recording's length. */
+ * completion time (ties in arrival order) once no earlier event can still
+ * arrive, i.e. when they are WINDOW_NS older than the newest event seen, or
+ * when the window holds MAX_EVENTS (then the oldest goes out early). Not a
+ * full sort: memory is bounded by MAX_EVENTS whatever the recording's length.
+ * Input already in order (the map feed sorts each pass) costs O(1) per event:
+ * such events are held in a FIFO run beside a heap that takes the rest, and
+ * the order of release does not depend on which of the two held an event. */
 #ifndef SPANTAP_REORDER_H
 #define SPANTAP_REORDER_H
 
