@@ -12,6 +12,7 @@ libspantap_la_SOURCES += \
 if HAVE_CMOCKA
 check_PROGRAMS += tests/test_queue_emit tests/test_queue_decode tests/test_map_feed \
 	tests/test_time_order
+tests_test_time_order_SOURCES = tests/test_time_order.c tests/xorshift.h
 tests_test_time_order_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_test_time_order_LDADD = libspantap.la $(CMOCKA_LIBS)
 tests_test_map_feed_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -12,6 +12,7 @@
 
 #include "collector/reorder.h"
 #include "collector/u64_map.h"
+#include "tests/xorshift.h"
 
 struct released {
   int64_t ends[4096];
@@ -241,32 +242,25 @@ static int ref_push(struct ref *r, int64_t key, int64_t id) {
   return ref_release_before(r, due);
 }
 
-static uint64_t next_rand(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
 enum input_shape { IN_ORDER, NEARLY_IN_ORDER, PASSES, SHUFFLED, TIES };
 
 /* Completion time of the I-th of N events of SHAPE. */
 static int64_t shaped_key(enum input_shape shape, int i, int n, uint64_t *seed) {
   switch (shape) {
     case IN_ORDER:
-      return (int64_t)i * 10 + (int64_t)(next_rand(seed) % 3 == 0) * 10; /* steps of 0, 10, 20 */
+      return (int64_t)i * 10 + (int64_t)(xorshift64(seed) % 3 == 0) * 10; /* steps of 0, 10, 20 */
     case NEARLY_IN_ORDER: /* one in 16 late by up to 300, a rare one far ahead */
-      if (next_rand(seed) % 16 == 0)
-        return (int64_t)i * 10 - (int64_t)(next_rand(seed) % 300);
-      if (next_rand(seed) % 500 == 0)
+      if (xorshift64(seed) % 16 == 0)
+        return (int64_t)i * 10 - (int64_t)(xorshift64(seed) % 300);
+      if (xorshift64(seed) % 500 == 0)
         return (int64_t)i * 10 + 5000;
       return (int64_t)i * 10;
     case PASSES: /* sorted runs of 64 that overlap the previous run's end */
-      return (int64_t)(i / 64) * 500 + (int64_t)(next_rand(seed) % 900);
+      return (int64_t)(i / 64) * 500 + (int64_t)(xorshift64(seed) % 900);
     case SHUFFLED:
-      return (int64_t)(next_rand(seed) % (uint64_t)(n * 10));
+      return (int64_t)(xorshift64(seed) % (uint64_t)(n * 10));
     case TIES:
-      return (int64_t)(next_rand(seed) % 8) * 100 + (int64_t)(i / 256) * 100;
+      return (int64_t)(xorshift64(seed) % 8) * 100 + (int64_t)(i / 256) * 100;
   }
   return 0;
 }
@@ -302,12 +296,13 @@ static void differential(enum input_shape shape, int64_t window, size_t max_even
   int errors = 0;
   for (int i = 0; i < n; i++) {
     int want, rc;
-    uint64_t op = next_rand(&seed) % 64;
+    uint64_t op = xorshift64(&seed) % 64;
     if (op == 0) {
-      int64_t before = ref.newest == INT64_MIN ? 0 : ref.newest - (int64_t)(next_rand(&seed) % 400);
+      int64_t before =
+          ref.newest == INT64_MIN ? 0 : ref.newest - (int64_t)(xorshift64(&seed) % 400);
       want = ref_release_before(&ref, before);
       rc = spantap_reorder_release_before(w, before);
-    } else if (op == 1 && next_rand(&seed) % 8 == 0) {
+    } else if (op == 1 && xorshift64(&seed) % 8 == 0) {
       want = ref_release_before(&ref, INT64_MAX);
       rc = spantap_reorder_drain(w);
     } else {
@@ -351,7 +346,7 @@ static void test_differential(void **state) {
   for (int shape = IN_ORDER; shape <= TIES; shape++)
     for (size_t wi = 0; wi < sizeof windows / sizeof *windows; wi++)
       for (size_t ci = 0; ci < sizeof capacities / sizeof *capacities; ci++)
-        differential(shape, windows[wi], capacities[ci], 4000, 0, next_rand(&seed) | 1);
+        differential(shape, windows[wi], capacities[ci], 4000, 0, xorshift64(&seed) | 1);
 }
 
 /* A release function's error stops the push, release_before or drain that
@@ -362,8 +357,8 @@ static void test_differential_errors(void **state) {
   uint64_t seed = 0x2545f4914f6cdd1dull;
   for (int shape = IN_ORDER; shape <= TIES; shape++)
     for (size_t ci = 0; ci < sizeof capacities / sizeof *capacities; ci++) {
-      differential(shape, 40, capacities[ci], 4000, 97, next_rand(&seed) | 1);
-      differential(shape, INT64_MAX, capacities[ci], 4000, 1, next_rand(&seed) | 1);
+      differential(shape, 40, capacities[ci], 4000, 97, xorshift64(&seed) | 1);
+      differential(shape, INT64_MAX, capacities[ci], 4000, 1, xorshift64(&seed) | 1);
     }
 }
 

@@ -10,13 +10,7 @@
 #include <cmocka.h>
 
 #include "collector/time_order.h"
-
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
+#include "tests/xorshift.h"
 
 /* Sorts N items whose keys come from KEY_OF(i) and checks the result is the
  * stable order: keys ascending, values (the input positions) ascending among
@@ -49,15 +43,15 @@ static void check_sort(size_t n, uint64_t (*key_of)(size_t i, uint64_t *seed)) {
 
 static uint64_t random_key(size_t i, uint64_t *seed) {
   (void)i;
-  return rnd(seed);
+  return xorshift64(seed);
 }
 static uint64_t few_keys(size_t i, uint64_t *seed) { /* many equal keys */
   (void)i;
-  return rnd(seed) % 7;
+  return xorshift64(seed) % 7;
 }
 static uint64_t timestamps(size_t i, uint64_t *seed) { /* a pass: close times, out of order */
   (void)i;
-  return spantap_time_order_key(1700000000000000000 + (int64_t)(rnd(seed) % 50000000));
+  return spantap_time_order_key(1700000000000000000 + (int64_t)(xorshift64(seed) % 50000000));
 }
 static uint64_t ascending(size_t i, uint64_t *seed) {
   (void)seed;
@@ -69,7 +63,7 @@ static uint64_t descending(size_t i, uint64_t *seed) {
 }
 static uint64_t signed_times(size_t i, uint64_t *seed) {
   (void)i;
-  return spantap_time_order_key((int64_t)rnd(seed)); /* negative and positive */
+  return spantap_time_order_key((int64_t)xorshift64(seed)); /* negative and positive */
 }
 static uint64_t one_key(size_t i, uint64_t *seed) {
   (void)i;
