@@ -424,7 +424,8 @@ static void put_text(struct spantap_store *s, struct spantap_value *v, const cha
     fail(s, "Failed to keep a row's text for the writer: out of memory");
     return;
   }
-  memcpy(g->text + g->text_len, t, len);
+  if (len) /* an empty text may come before the group has any */
+    memcpy(g->text + g->text_len, t, len);
   *v = (struct spantap_value){.i = (int64_t)g->text_len, .len = (int32_t)len};
   g->text_len += len;
 }
