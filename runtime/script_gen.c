@@ -427,14 +427,17 @@ static void gen_emit(struct gen *g, const char *kind_tag, bool text) {
     return;
   }
   bool bpf = g->o->runtime == SPANTAP_RUNTIME_BPF;
-  const char *conv = bpf ? "%ld" : "%d";
   unsigned slots = d->has_stack ? spantap_script_stack_slots(g->o) : 0;
   emit(g, "      printf(\"%s", d->tag);
-  for (unsigned i = 0; i < d->nfields; i++)
-    emit(g, " %s", conv);
+  if (bpf) {
+    for (unsigned i = 0; i < d->nfields; i++)
+      emit(g, " %%ld");
+  } else { /* the numbers come joined by _st_decN (gen_decimal_joiners) */
+    emit(g, " %%s");
+  }
   if (slots) {
     if (bpf) {
-      emit(g, " @%s", conv);
+      emit(g, " @%%ld");
       for (unsigned i = 0; i < slots; i++)
         emit(g, ",%%lx");
     } else {
@@ -444,8 +447,15 @@ static void gen_emit(struct gen *g, const char *kind_tag, bool text) {
   if (d->has_text)
     emit(g, " %%s");
   emit(g, "\\n\"");
-  for (unsigned i = 0; i < d->nfields; i++)
-    emit(g, ", %s", d->field_names[i]);
+  if (bpf) {
+    for (unsigned i = 0; i < d->nfields; i++)
+      emit(g, ", %s", d->field_names[i]);
+  } else {
+    emit(g, ", _st_dec%u(", d->nfields);
+    for (unsigned i = 0; i < d->nfields; i++)
+      emit(g, "%s%s", i ? ", " : "", d->field_names[i]);
+    emit(g, ")");
+  }
   if (slots) {
     if (bpf) {
       emit(g, ", _sflags");
@@ -458,6 +468,32 @@ static void gen_emit(struct gen *g, const char *kind_tag, bool text) {
   if (d->has_text)
     emit(g, ", text");
   emit(g, ")\n");
+}
+
+/* The module runtime's _st_decN functions (runtime_kernel.stp's
+ * _st_put_dec): the N numbers of a record in decimal, separated by spaces,
+ * as one string; one function for each field count a record written by the
+ * script has. */
+static void gen_decimal_joiners(struct gen *g) {
+  bool used[SPANTAP_MAX_FIELDS + 1] = {false};
+  for (unsigned k = 0; k < SPANTAP_REC__COUNT; k++) {
+    const struct spantap_record_desc *d = spantap_record_desc_get(k);
+    if (d->written_by_script && d->nfields >= 1 && d->nfields <= SPANTAP_MAX_FIELDS)
+      used[d->nfields] = true;
+  }
+  for (unsigned n = 1; n <= SPANTAP_MAX_FIELDS; n++) {
+    if (!used[n])
+      continue;
+    emit(g, "function _st_dec%u:string (", n);
+    for (unsigned i = 0; i < n; i++)
+      emit(g, "%sv%u:long", i ? ", " : "", i);
+    emit(g, ") %%{ /* pure */\n");
+    /* each number takes at most 20 bytes and its separator one */
+    emit(g, "  char *p = STAP_RETVALUE;\n  BUILD_BUG_ON(%u * 21 + 1 > MAXSTRINGLEN);\n", n);
+    for (unsigned i = 0; i < n; i++)
+      emit(g, "  %sp += _st_put_dec(p, STAP_ARG_v%u);\n", i ? "*p++ = ' '; " : "", i);
+    emit(g, "  *p = '\\0';\n%%}\n");
+  }
 }
 
 static void gen_syscall_want(struct gen *g) {
@@ -574,6 +610,8 @@ static void expand(struct gen *g, const char *name, size_t len) {
       emit(g, "  if (p == %ld) return 1 // --pid\n", (long)o->attach_pids[i]);
   else if (IS("SYSCALL_WANT"))
     gen_syscall_want(g);
+  else if (IS("DECIMAL_JOINERS") && o->runtime == SPANTAP_RUNTIME_KERNEL)
+    gen_decimal_joiners(g);
   else if (IS("USTACK")) {
     if (o->stack_mode == 0)
       return;

@@ -195,6 +195,14 @@ lost=$(loss_of "$O/loss_none.db")
 [ "$rc" = 0 ] && [ -n "$calls" ] && [ "${got:-0}" = "$calls" ] && [ "$lost" = 0 ] &&
   ok "loss: ample buffers: all $calls getppid() calls stored, none lost" ||
   not_ok "loss: ample buffers: exit '$rc', ${got:-0} of '$calls' getppid() stored, '$lost' lost"
+# the numbers in the records: call i passed i and ~i, so the stored calls
+# carry 0 to N-1, each once, and arguments that add up to -1 (a negative number
+# in the text, each digit of a large one)
+args=$(q "$O/loss_none.db" "SELECT count(DISTINCT arg0) || ' ' || min(arg0) || ' ' || max(arg0) || ' ' ||
+  sum(arg0 + arg1 != -1) FROM syscalls WHERE pid = ${pid:-0} AND name = 'getppid'")
+[ -n "$calls" ] && [ "$args" = "$calls 0 $((calls - 1)) 0" ] &&
+  ok "loss: ample buffers: call i's arguments stored as i and ~i, for every i" ||
+  not_ok "loss: ample buffers: arguments (distinct, min, max, not ~): '$args', $calls calls"
 # the loop's other records (exec, start-up syscalls, exit), the same in both runs
 others=$(($(records_of "$O/loss_none.db" "${pid:-0}") - ${got:-0}))
 pid=$(sed -n 's/^loss_forced .* pid=\([0-9]*\).*/\1/p' "$O/status.txt")

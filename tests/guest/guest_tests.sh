@@ -85,7 +85,7 @@ loss_rec() {
   recpid=$!
   wait_tracing "$O/$n.err" || echo "$n: never tracing"
   [ "$3" = 1 ] && kill -STOP $recpid
-  chain_fp loop "$LOSS_N" > /dev/null &
+  chain_fp seq "$LOSS_N" > /dev/null & # call i passes i and ~i (negative)
   loop=$!
   wait $loop
   [ "$3" = 1 ] && kill -CONT $recpid
