@@ -28,6 +28,7 @@
 
 #define STARTUP_TIMEOUT_NS (300 * 1000000000LL) /* compiling a script takes seconds */
 #define DRAIN_NS (300 * 1000000LL) /* after the command ends, let in-flight events arrive */
+#define STOP_TIMEOUT_S 60.0        /* stap asked to stop and still running then: killed */
 #define PING_EVERY_NS (200 * 1000000LL)
 #define TICK_EVERY_NS (500 * 1000000LL)
 #define POLL_MS 100
@@ -63,7 +64,9 @@ struct spantap_session {
 
   /* the loop's state */
   int64_t started, wall_clock_offset, deadline, drain_until, last_ping, last_tick;
+  int64_t stop_asked; /* when stap was asked to stop */
   bool ready, stopping, stap_done, out_eof, err_eof;
+  bool stap_killed; /* stap did not stop in order: SIGKILL sent */
   char errline[1024];
   size_t errline_len;
   const char *incomplete;
@@ -425,7 +428,31 @@ static void stop_stap(struct spantap_session *s, int sig) {
   if (s->stopping)
     return;
   s->stopping = true;
+  s->stop_asked = now_ns(CLOCK_MONOTONIC);
   kill(s->stap_proc.pid, sig);
+}
+
+/* SIGKILL to stap and what it started (stapbpf, stapio): its process group,
+ * of which it is the leader (spantap_stap_spawn). Killing stap alone would
+ * leave stapbpf running, holding the output pipe open. */
+static void kill_stap_group(pid_t pid) {
+  if (kill(-pid, SIGKILL) < 0)
+    kill(pid, SIGKILL);
+}
+
+/* Kills stap, asked to stop and still running, once: the recording is
+ * incomplete for WHY (what was stored stays; a module left loaded is
+ * unloaded when stap is reaped). */
+static void kill_stap(struct spantap_session *s, const char *why) {
+  if (s->stap_killed || s->stap_done)
+    return;
+  s->stap_killed = true;
+  if (s->o.progress)
+    fprintf(s->o.progress, "spantap: %s: killing %s (pid %ld)\n", why,
+            s->rt == SPANTAP_RUNTIME_KERNEL ? "staprun" : "stap", (long)s->stap_proc.pid);
+  snprintf(s->incomplete_buf, sizeof s->incomplete_buf, "%s: the runtime was killed", why);
+  s->incomplete = s->incomplete_buf;
+  kill_stap_group(s->stap_proc.pid);
 }
 
 /* A callback failed: the recording stops and is incomplete. */
@@ -495,6 +522,13 @@ static int due(struct spantap_session *s, char *err, size_t errlen) {
   }
   if ((s->deadline && now >= s->deadline) || (s->drain_until && now >= s->drain_until))
     stop_stap(s, SIGINT);
+  double stop_timeout_s = s->o.stop_timeout_s > 0 ? s->o.stop_timeout_s : STOP_TIMEOUT_S;
+  if (s->stopping && !s->stap_done && now - s->stop_asked > (int64_t)(stop_timeout_s * 1e9)) {
+    char why[96];
+    snprintf(why, sizeof why, "the runtime did not stop within %g s of being asked",
+             stop_timeout_s);
+    kill_stap(s, why);
+  }
   if (now - s->last_tick > TICK_EVERY_NS) {
     if (s->sink.tick) {
       int rc = s->sink.tick(s->sink.ctx, err, errlen);
@@ -620,7 +654,7 @@ int spantap_session_poll(struct spantap_session *s, char *err, size_t errlen) {
  * when a signal killed it is unloaded. */
 static void end_stap(struct spantap_session *s) {
   if (!s->stap_done && s->stap_proc.pid > 0) {
-    kill(s->stap_proc.pid, SIGKILL);
+    kill_stap_group(s->stap_proc.pid);
     waitpid(s->stap_proc.pid, &s->stap_status, 0);
   }
   if (s->stap_proc.pid > 0 && s->rt == SPANTAP_RUNTIME_KERNEL)

@@ -49,6 +49,11 @@ struct spantap_session_opts {
   const char
       *staprun;      /* the staprun program (a name searched in PATH, or a path); NULL: "staprun" */
   bool compile_only; /* the session only builds (spantap_session_compile): no staprun needed */
+  /* Once asked to stop (SIGINT), how long stap (staprun, stapbpf) may take to
+   * finish before it is killed, with what it started, and the recording
+   * marked incomplete. 0: 60 s. A repeated SIGINT or SIGTERM changes nothing:
+   * timeout(1) and process groups deliver one twice. */
+  double stop_timeout_s;
 };
 
 /* True when PATH names a BPF object built ahead of time (it ends in ".bo"),

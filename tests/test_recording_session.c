@@ -24,18 +24,22 @@
 
 /* Prints BEGIN and READY, a loss report, its arguments and a progress line on
  * stderr, then waits; SIGINT makes it print END and exit.
- * FAKE_STAP_MODE=exit3 exits with status 3 right away instead. It refuses to
- * run without a module file as its first argument. */
-static const char fake_staprun[] = "#!/bin/sh\n"
-                                   "[ -s \"$1\" ] || { echo \"no module: $1\" >&2; exit 9; }\n"
-                                   "trap 'echo \"END 9\"; exit 0' INT\n"
-                                   "echo 'Pass 5: starting run.' >&2\n"
-                                   "shift; echo \"params: $*\" >&2\n"
-                                   "echo 'BEGIN 2 0 kernel'\n"
-                                   "echo 'READY 1 3'\n"
-                                   "echo 'WARNING: lost 7 perf_events on cpu 0' >&2\n"
-                                   "[ \"$FAKE_STAP_MODE\" = exit3 ] && exit 3\n"
-                                   "i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n";
+ * FAKE_STAP_MODE=exit3 exits with status 3 right away instead; =deaf ignores
+ * SIGINT (a runtime that does not stop) and starts a child that holds its
+ * output open, as stap's stapbpf does. It refuses to run without a module
+ * file as its first argument. */
+static const char fake_staprun[] =
+    "#!/bin/sh\n"
+    "[ -s \"$1\" ] || { echo \"no module: $1\" >&2; exit 9; }\n"
+    "trap 'echo \"END 9\"; exit 0' INT\n"
+    "[ \"$FAKE_STAP_MODE\" = deaf ] && { trap '' INT; sleep 600 & }\n"
+    "echo 'Pass 5: starting run.' >&2\n"
+    "shift; echo \"params: $*\" >&2\n"
+    "echo 'BEGIN 2 0 kernel'\n"
+    "echo 'READY 1 3'\n"
+    "echo 'WARNING: lost 7 perf_events on cpu 0' >&2\n"
+    "[ \"$FAKE_STAP_MODE\" = exit3 ] && exit 3\n"
+    "i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n";
 
 static char dir[64], staprun_path[128], module_path[128];
 
@@ -175,6 +179,33 @@ static void test_complete(void **state) {
   snprintf(params, sizeof params, "stap: params: _st_self_pid=%ld _st_launch_pid=-1\n",
            (long)getpid());
   assert_non_null(strstr(msgs, params));
+  free(msgs);
+}
+
+/* A runtime that does not stop when asked is killed after the stop timeout,
+ * with the child it started (or its output would never end): the recording
+ * ends, incomplete, with what arrived before. */
+static void test_stap_that_does_not_stop_is_killed(void **state) {
+  (void)state;
+  char *msgs = NULL, err[256] = "";
+  size_t msgs_len = 0;
+  FILE *progress = open_memstream(&msgs, &msgs_len);
+  struct spantap_session_opts o = base_opts(progress, 0.3);
+  o.stop_timeout_s = 0.5;
+  struct sink_state st = {0};
+  struct spantap_session_result res;
+  setenv("FAKE_STAP_MODE", "deaf", 1);
+  assert_int_equal(run(&o, &st, NULL, &res, err, sizeof err), 0);
+  unsetenv("FAKE_STAP_MODE");
+  fclose(progress);
+  assert_true(res.ready);
+  assert_non_null(strstr(st.stream, "READY 1 3\n"));
+  assert_null(strstr(st.stream, "END 9")); /* it never stopped in order */
+  assert_non_null(res.incomplete);
+  assert_non_null(strstr(res.incomplete, "did not stop within 0.5 s of being asked"));
+  assert_non_null(strstr(msgs, "spantap: the runtime did not stop within 0.5 s of being asked: "
+                               "killing staprun (pid "));
+  free((char *)res.incomplete);
   free(msgs);
 }
 
@@ -325,11 +356,16 @@ static void test_missing_module(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_complete),           cmocka_unit_test(test_stap_exits_on_its_own),
-      cmocka_unit_test(test_lost_failure_stops), cmocka_unit_test(test_stream_failure_stops),
-      cmocka_unit_test(test_extra_source),       cmocka_unit_test(test_command_released_unblocked),
-      cmocka_unit_test(test_missing_stap),       cmocka_unit_test(test_missing_staprun),
+      cmocka_unit_test(test_complete),
+      cmocka_unit_test(test_stap_exits_on_its_own),
+      cmocka_unit_test(test_lost_failure_stops),
+      cmocka_unit_test(test_stream_failure_stops),
+      cmocka_unit_test(test_extra_source),
+      cmocka_unit_test(test_command_released_unblocked),
+      cmocka_unit_test(test_missing_stap),
+      cmocka_unit_test(test_missing_staprun),
       cmocka_unit_test(test_missing_module),
+      cmocka_unit_test(test_stap_that_does_not_stop_is_killed),
   };
   return cmocka_run_group_tests_name("recording_session", tests, setup, teardown);
 }
