@@ -8,7 +8,7 @@
  *   touch N   map N fresh pages and write one byte to each (N write faults)
  *   seq N     N getppid() numbered: call i passes i and ~i as its first two
  *             arguments (completeness tests: every call seen exactly once)
- * CHAIN_APP_START_DELAY_MS delays the start of every mode but loop;
+ * CHAIN_APP_START_DELAY_MS delays the start of every mode;
  * CHAIN_APP_START_FILE=PATH then holds it until PATH exists (at most 5 min),
  * so a test can start it only once a recording is tracing. */
 #include <arpa/inet.h>
@@ -162,16 +162,6 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   long n = argc > 2 ? atol(argv[2]) : 1;
-  if (strcmp(mode, "loop") == 0) {
-    for (long i = 0; i < n; i++)
-      getppid();
-    return 0;
-  }
-  if (strcmp(mode, "seq") == 0) {
-    for (long i = 0; i < n; i++)
-      syscall(SYS_getppid, i, ~i);
-    return 0;
-  }
   const char *delay = getenv("CHAIN_APP_START_DELAY_MS");
   if (delay)
     sleep_ms(atol(delay));
@@ -182,6 +172,16 @@ int main(int argc, char **argv) {
       return 2;
     }
     sleep_ms(10);
+  }
+  if (strcmp(mode, "loop") == 0) {
+    for (long i = 0; i < n; i++)
+      getppid();
+    return 0;
+  }
+  if (strcmp(mode, "seq") == 0) {
+    for (long i = 0; i < n; i++)
+      syscall(SYS_getppid, i, ~i);
+    return 0;
   }
   int rc = 0;
   if (strcmp(mode, "chain") == 0) {

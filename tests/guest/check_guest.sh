@@ -217,6 +217,19 @@ grep -q "^spantap: $lost records were lost, counted in the recording.*relay buff
   ok "loss: full buffers: record says what was lost and what to change" ||
   not_ok "loss: full buffers: no advice about the $lost lost records ($(grep -c 'records were lost' "$O/loss_forced.err") lines)"
 
+# two recordings at once: the first takes the syscall probes away from the
+# threads it does not trace; the second, started later, records one of them
+# whole (each gives the threads back when it sees the other's probes)
+pid=$(sed -n 's/^two .* pid=\([0-9]*\).*/\1/p' "$O/status.txt")
+calls=$(sed -n 's/^two .* n=\([0-9]*\).*/\1/p' "$O/status.txt")
+rca=$(status_of two)
+rcb=$(sed -n 's/^two .* rc_b=\([0-9]*\).*/\1/p' "$O/status.txt")
+got=$(q "$O/two_b.db" "SELECT count(DISTINCT arg0) FROM syscalls WHERE pid = ${pid:-0} AND name = 'getppid'")
+in_a=$(q "$O/two_a.db" "SELECT count(*) FROM syscalls WHERE pid = ${pid:-0}")
+[ "$rca" = 0 ] && [ "$rcb" = 0 ] && [ -n "$calls" ] && [ "${got:-0}" = "$calls" ] && [ "$in_a" = 0 ] &&
+  ok "two recordings at once: the second stored all $calls calls of a process the first had quieted" ||
+  not_ok "two recordings at once: exits '$rca'/'$rcb', the second stored ${got:-0} of '$calls' calls, the first ${in_a:-?} (0 expected)"
+
 loaded=$(sed -n 's/^killcol loaded_after=\([0-9]*\)/\1/p' "$O/status.txt")
 [ "$loaded" = 0 ] && ok "collector SIGKILLed: the module was unloaded" ||
   not_ok "collector SIGKILLed: the module stayed loaded ($loaded)"

@@ -98,6 +98,31 @@ LOSS_N=50000
 loss_rec loss_none 64 0
 loss_rec loss_forced 1 1
 
+echo "== two recordings at once: one quiets what it does not trace, the other records it"
+# chain_nofp polls for its start file while a recording of chain_fp alone
+# (spt_loss.ko) quiets it, an untraced process; then a recording that traces
+# chain_nofp (spt_all.ko) starts: every call of the loop must reach it
+TWO_N=5000
+CHAIN_APP_START_FILE=/tmp/two.go chain_nofp seq "$TWO_N" > /dev/null &
+loop=$!
+spantap record --module "$S/spt_loss.ko" -o /tmp/two_a.db > "$O/two_a.out" 2> "$O/two_a.err" &
+reca=$!
+wait_tracing "$O/two_a.err" || echo "two_a: never tracing"
+sleep 1
+spantap record --module "$M" -o /tmp/two_b.db > "$O/two_b.out" 2> "$O/two_b.err" &
+recb=$!
+wait_tracing "$O/two_b.err" || echo "two_b: never tracing"
+sleep 1
+touch /tmp/two.go
+wait $loop
+kill -INT $recb
+wait $recb
+rcb=$?
+kill -INT $reca
+wait $reca
+echo "two rc=$? rc_b=$rcb pid=$loop n=$TWO_N" >> "$O/status.txt"
+cp /tmp/two_a.db /tmp/two_b.db "$O/" 2> /dev/null
+
 echo "== the collector killed (SIGKILL): the module goes away"
 spantap record --module "$M" -o /tmp/kill.db -- chain_fp sleep 3000 > /dev/null 2> "$O/killcol.err" &
 recpid=$!
