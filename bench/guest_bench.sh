@@ -88,5 +88,18 @@ if redis:
         print(f"  {k}/untraced throughput: " + ", ".join(
             f"{t} {med([x[i] for x in redis[k]]) / med([x[i] for x in redis['untraced']]):.2f}"
             for i, t in ((0, "SET"), (1, "GET"))))
+# the module runtime's targets, as ratios of this boot
+def verdict(ok): return "met" if ok else "NOT met"
+print("\ntargets (this boot)")
+if "other_traced" in loop:
+    r = med(loop["other_traced"]) / base
+    print(f"  an untraced process pays <= 1.1x while the module records another: x{r:.2f}, {verdict(r <= 1.1)}")
+for mod, bpf, what in (("traced_nostack", "bpf_nostack", "no stacks"), ("traced_stack8", "bpf_stack8", "8 frames")):
+    if mod in loop and bpf in loop:
+        a, b = med(loop[mod]) - base, med(loop[bpf]) - base
+        print(f"  a traced event ({what}) costs the module no more than BPF: +{a:.1f} against +{b:.1f} us, {verdict(a <= b)}")
+if "traced" in redis and "untraced" in redis:
+    r = min(med([x[i] for x in redis["traced"]]) / med([x[i] for x in redis["untraced"]]) for i in (0, 1))
+    print(f"  redis keeps >= 0.85 of its throughput with the module: {r:.2f}, {verdict(r >= 0.85)}")
 PY
 phase "done"
